@@ -5,9 +5,12 @@
 //! attribute names; one code path serves every resource type, which differ only by
 //! their [`schema::ResourceType`].
 
+pub mod coerce;
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod path;
+pub mod resource;
 pub mod schema;
 
 pub use error::{Result, ScimError, ScimType};
