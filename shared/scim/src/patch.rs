@@ -538,12 +538,16 @@ fn add_element(attribute: &Attribute, elements: &mut Vec<Value>, element: Value)
     elements.len() - 1
 }
 
-/// When a value becomes primary, the others stop being primary (RFC 7643 2.4).
+/// When an operation makes a value primary, the values it did not touch stop being
+/// primary (RFC 7643 2.4). Two primaries within one operation's values are the
+/// client's error, left for the invariant check to report.
 fn keep_one_primary(elements: &mut [Value], touched: &[usize]) {
     let is_primary = |e: &Value| e.get("primary") == Some(&Value::Bool(true));
-    let Some(&winner) = touched.iter().rev().find(|&&i| elements.get(i).is_some_and(is_primary)) else { return };
+    if !touched.iter().any(|&i| elements.get(i).is_some_and(is_primary)) {
+        return;
+    }
     for (index, element) in elements.iter_mut().enumerate() {
-        if index != winner && is_primary(element) {
+        if !touched.contains(&index) && is_primary(element) {
             if let Value::Object(fields) = element {
                 fields.remove("primary");
             }
