@@ -5,9 +5,14 @@
 //! attribute names; one code path serves every resource type, which differ only by
 //! their [`schema::ResourceType`].
 
+pub mod cursor;
+pub mod discovery;
 pub mod error;
+pub mod etag;
 pub mod filter;
+pub mod list;
 pub mod path;
+pub mod projection;
 pub mod schema;
 
 pub use error::{Result, ScimError, ScimType};
