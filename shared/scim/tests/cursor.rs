@@ -78,3 +78,15 @@ fn padded_tokens_are_accepted() {
     let padded = format!("{token}{}", "=".repeat((4 - token.len() % 4) % 4));
     assert_eq!(decode(&padded, 5).unwrap(), b"ab");
 }
+
+proptest::proptest! {
+    #[test]
+    fn decoding_arbitrary_text_never_panics(token in ".{0,64}", fingerprint: u64) {
+        let _ = decode(&token, fingerprint);
+    }
+
+    #[test]
+    fn any_position_round_trips(position in proptest::collection::vec(proptest::num::u8::ANY, 0..256), fingerprint: u64) {
+        proptest::prop_assert_eq!(decode(&encode(fingerprint, &position), fingerprint).unwrap(), position);
+    }
+}

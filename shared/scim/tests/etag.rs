@@ -62,3 +62,11 @@ fn huge_versions_round_trip() {
     assert_eq!(check_if_match(Some(&etag(u64::MAX)), u64::MAX), Ok(()));
     assert_eq!(check_if_match(Some("\"18446744073709551616\""), 0).unwrap_err().status, 412);
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_headers_never_panic(header in ".{0,40}", version: u64) {
+        let _ = check_if_match(Some(&header), version);
+        let _ = check_if_none_match(Some(&header), version);
+    }
+}

@@ -286,3 +286,10 @@ fn cursor_page_json() {
     );
     assert_eq!(response.clone().into_json(), response.to_json());
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_parameters_never_panic(name in "[a-zA-Z]{0,20}", value in ".{0,40}") {
+        let _ = ListQuery::from_params([(name.as_str(), value.as_str())], MAX);
+    }
+}
