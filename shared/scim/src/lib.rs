@@ -6,10 +6,15 @@
 //! their [`schema::ResourceType`].
 
 pub mod coerce;
+pub mod cursor;
+pub mod discovery;
 pub mod error;
+pub mod etag;
 pub mod filter;
+pub mod list;
 pub mod patch;
 pub mod path;
+pub mod projection;
 pub mod resource;
 pub mod schema;
 
