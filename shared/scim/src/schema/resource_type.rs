@@ -93,10 +93,10 @@ impl ResourceType {
     pub fn resolve(&self, path: &AttrPath) -> Option<Resolved> {
         if let Some(urn) = &path.urn {
             let whole = format!("{urn}:{}", path.name);
-            if path.sub.is_none() {
-                if let Some(extension) = self.extension(&whole) {
-                    return Some(Resolved::Extension(extension));
-                }
+            if path.sub.is_none()
+                && let Some(extension) = self.extension(&whole)
+            {
+                return Some(Resolved::Extension(extension));
             }
         }
         let at = self.find_attribute(path.urn.as_deref(), &path.name)?;
