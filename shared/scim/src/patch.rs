@@ -613,14 +613,22 @@ fn change_apart(op: PatchOp, target: Target<'_>, value: Option<&Value>, apart: &
         )));
     }
     let listed = |value: &Value| -> Result<Vec<Value>> {
-        let values = match coerce(attribute, value, name)? {
-            Some(Value::Array(values)) => values,
-            _ => Vec::new(),
+        // Checked before coercion, which would silently drop a value without an id.
+        let given = match value {
+            Value::Array(values) => values.as_slice(),
+            single => std::slice::from_ref(single),
         };
-        if let Some(index) = values.iter().position(|v| v.get("value").and_then(Value::as_str).is_none()) {
+        let has_id = |v: &Value| match v {
+            Value::Object(fields) => fields.iter().any(|(k, v)| k.eq_ignore_ascii_case("value") && v.as_str().is_some_and(|s| !s.is_empty())),
+            other => other.as_str().is_some_and(|s| !s.is_empty()),
+        };
+        if let Some(index) = given.iter().position(|v| !v.is_null() && !has_id(v)) {
             return Err(ScimError::invalid_value(format!("{name}[{index}] has no \"value\": give the id of the member")));
         }
-        Ok(values)
+        match coerce(attribute, value, name)? {
+            Some(Value::Array(values)) => Ok(values),
+            _ => Ok(Vec::new()),
+        }
     };
     let mut push = |change| apart.push(ApartChange { attribute: name, change });
     match (op, target.filter) {
