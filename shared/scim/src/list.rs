@@ -201,6 +201,25 @@ impl ListQuery {
     }
 }
 
+impl ListQuery {
+    /// Answers the query over candidate resources held in memory (the storage layer's
+    /// index hits, or a partition it read): filter, sort, index page, projection.
+    pub fn answer(&self, resource_type: &ResourceType, candidates: Vec<Value>) -> ListResponse {
+        let mut matching: Vec<Value> = match &self.filter {
+            Some(filter) => candidates.into_iter().filter(|r| filter.matches(resource_type, r)).collect(),
+            None => candidates,
+        };
+        if let Some(sort_by) = &self.sort_by {
+            sort(resource_type, &mut matching, sort_by, self.sort_order);
+        }
+        let mut response = page(matching, self.start_index, self.count);
+        for resource in &mut response.resources {
+            *resource = self.selection.project(resource_type, resource);
+        }
+        response
+    }
+}
+
 fn is_list_member(name: &str) -> bool {
     name.eq_ignore_ascii_case("attributes") || name.eq_ignore_ascii_case("excludedAttributes")
 }
