@@ -42,7 +42,6 @@ fn too_complex(input: &str, byte: usize, what: &str) -> ScimError {
     ScimError::invalid_filter(format!("filter too complex: {what} (at position {})", position(input, byte)))
 }
 
-#[derive(Debug)]
 enum Kind<'a> {
     LParen,
     RParen,
@@ -54,7 +53,6 @@ enum Kind<'a> {
     End,
 }
 
-#[derive(Debug)]
 struct Token<'a> {
     kind: Kind<'a>,
     /// Byte range in the input.
@@ -296,7 +294,7 @@ impl<'a> Parser<'a> {
             Kind::LParen => {
                 self.enter(token.start)?;
                 let inner = self.parse_or()?;
-                self.close(Kind::RParen, &token)?;
+                self.close(&token)?;
                 self.leave();
                 Ok(inner)
             }
@@ -307,7 +305,7 @@ impl<'a> Parser<'a> {
                     Kind::LParen => {
                         let open = self.lexer.next()?;
                         let inner = self.parse_or()?;
-                        self.close(Kind::RParen, &open)?;
+                        self.close(&open)?;
                         inner
                     }
                     _ => self.parse_unary()?,
@@ -330,11 +328,11 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Reads the token that must close `open`.
-    fn close(&mut self, closing: Kind<'_>, open: &Token<'_>) -> Result<()> {
+    /// Reads the `)` or `]` that must close `open`.
+    fn close(&mut self, open: &Token<'_>) -> Result<()> {
         let token = self.lexer.next()?;
-        let (closes, symbol, opener) = match closing {
-            Kind::RBracket => (matches!(token.kind, Kind::RBracket), "]", "["),
+        let (closes, symbol, opener) = match open.kind {
+            Kind::LBracket => (matches!(token.kind, Kind::RBracket), "]", "["),
             _ => (matches!(token.kind, Kind::RParen), ")", "("),
         };
         if closes {
@@ -398,7 +396,7 @@ impl<'a> Parser<'a> {
         self.enter(open.start)?;
         self.in_brackets = true;
         let inner = self.parse_or()?;
-        self.close(Kind::RBracket, open)?;
+        self.close(open)?;
         self.in_brackets = false;
         self.leave();
         let mut inner_deepest = self.deepest;
