@@ -42,7 +42,6 @@ fn too_complex(input: &str, byte: usize, what: &str) -> ScimError {
     ScimError::invalid_filter(format!("filter too complex: {what} (at position {})", position(input, byte)))
 }
 
-#[derive(Debug)]
 enum Kind<'a> {
     LParen,
     RParen,
@@ -54,7 +53,6 @@ enum Kind<'a> {
     End,
 }
 
-#[derive(Debug)]
 struct Token<'a> {
     kind: Kind<'a>,
     /// Byte range in the input.
@@ -190,26 +188,35 @@ fn bare_value(word: &str) -> CompValue {
     }
 }
 
-fn and_of(operands: Vec<Filter>) -> Filter {
-    let mut flat = Vec::with_capacity(operands.len());
-    for operand in operands {
-        match operand {
-            Filter::And(inner) => flat.extend(inner),
-            other => flat.push(other),
-        }
-    }
-    Filter::And(flat)
+#[derive(Clone, Copy)]
+enum Logic {
+    And,
+    Or,
 }
 
-fn or_of(operands: Vec<Filter>) -> Filter {
-    let mut flat = Vec::with_capacity(operands.len());
-    for operand in operands {
-        match operand {
-            Filter::Or(inner) => flat.extend(inner),
-            other => flat.push(other),
+impl Logic {
+    fn keyword(self) -> &'static str {
+        match self {
+            Logic::And => "and",
+            Logic::Or => "or",
         }
     }
-    Filter::Or(flat)
+
+    /// Joins operands, splicing in those of an operand of the same kind, so that the
+    /// tree is the same however the input was parenthesised.
+    fn join(self, operands: Vec<Filter>) -> Filter {
+        let mut flat = Vec::with_capacity(operands.len());
+        for operand in operands {
+            match (self, operand) {
+                (Logic::And, Filter::And(inner)) | (Logic::Or, Filter::Or(inner)) => flat.extend(inner),
+                (_, other) => flat.push(other),
+            }
+        }
+        match self {
+            Logic::And => Filter::And(flat),
+            Logic::Or => Filter::Or(flat),
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -265,29 +272,25 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_or(&mut self) -> Result<Filter> {
-        let first = self.parse_and()?;
-        if !is_keyword(self.lexer.peek()?, "or") {
-            return Ok(first);
-        }
-        let mut operands = vec![first];
-        while is_keyword(self.lexer.peek()?, "or") {
-            self.lexer.next()?;
-            operands.push(self.parse_and()?);
-        }
-        Ok(or_of(operands))
+        self.parse_chain(Logic::Or, Self::parse_and)
     }
 
     fn parse_and(&mut self) -> Result<Filter> {
-        let first = self.parse_unary()?;
-        if !is_keyword(self.lexer.peek()?, "and") {
+        self.parse_chain(Logic::And, Self::parse_unary)
+    }
+
+    /// `operand (keyword operand)*`.
+    fn parse_chain(&mut self, logic: Logic, operand: fn(&mut Self) -> Result<Filter>) -> Result<Filter> {
+        let first = operand(self)?;
+        if !is_keyword(self.lexer.peek()?, logic.keyword()) {
             return Ok(first);
         }
         let mut operands = vec![first];
-        while is_keyword(self.lexer.peek()?, "and") {
+        while is_keyword(self.lexer.peek()?, logic.keyword()) {
             self.lexer.next()?;
-            operands.push(self.parse_unary()?);
+            operands.push(operand(self)?);
         }
-        Ok(and_of(operands))
+        Ok(logic.join(operands))
     }
 
     fn parse_unary(&mut self) -> Result<Filter> {
@@ -296,7 +299,7 @@ impl<'a> Parser<'a> {
             Kind::LParen => {
                 self.enter(token.start)?;
                 let inner = self.parse_or()?;
-                self.close(Kind::RParen, &token)?;
+                self.close(&token)?;
                 self.leave();
                 Ok(inner)
             }
@@ -307,7 +310,7 @@ impl<'a> Parser<'a> {
                     Kind::LParen => {
                         let open = self.lexer.next()?;
                         let inner = self.parse_or()?;
-                        self.close(Kind::RParen, &open)?;
+                        self.close(&open)?;
                         inner
                     }
                     _ => self.parse_unary()?,
@@ -330,11 +333,11 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Reads the token that must close `open`.
-    fn close(&mut self, closing: Kind<'_>, open: &Token<'_>) -> Result<()> {
+    /// Reads the `)` or `]` that must close `open`.
+    fn close(&mut self, open: &Token<'_>) -> Result<()> {
         let token = self.lexer.next()?;
-        let (closes, symbol, opener) = match closing {
-            Kind::RBracket => (matches!(token.kind, Kind::RBracket), "]", "["),
+        let (closes, symbol, opener) = match open.kind {
+            Kind::LBracket => (matches!(token.kind, Kind::RBracket), "]", "["),
             _ => (matches!(token.kind, Kind::RParen), ")", "("),
         };
         if closes {
@@ -398,7 +401,7 @@ impl<'a> Parser<'a> {
         self.enter(open.start)?;
         self.in_brackets = true;
         let inner = self.parse_or()?;
-        self.close(Kind::RBracket, open)?;
+        self.close(open)?;
         self.in_brackets = false;
         self.leave();
         let mut inner_deepest = self.deepest;
@@ -422,7 +425,7 @@ impl<'a> Parser<'a> {
                         return Err(too_complex(self.lexer.input, open.start, &format!("more than {MAX_DEPTH} levels of nesting")));
                     }
                 }
-                and_of(vec![inner, extra])
+                Logic::And.join(vec![inner, extra])
             }
         };
         self.deepest = outer_deepest.max(inner_deepest);
