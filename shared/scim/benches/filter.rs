@@ -1,4 +1,4 @@
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use scim::filter;
 use scim::schema::USER_RESOURCE;
 use serde_json::json;
@@ -30,10 +30,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function("parse+evaluate userName eq against a user", |b| {
         b.iter(|| filter::parse(black_box(text)).is_ok_and(|f| f.matches(&USER_RESOURCE, black_box(&user))))
     });
-    let four = filter::parse(
-        r#"userType eq "Employee" and (title sw "manager" or emails.value ew "@CONTOSO.COM") and active eq true"#,
-    )
-    .expect("valid filter");
+    let four = filter::parse(r#"userType eq "Employee" and (title sw "manager" or emails.value ew "@CONTOSO.COM") and active eq true"#)
+        .expect("valid filter");
     c.bench_function("evaluate a 4-term and/or filter", |b| b.iter(|| four.matches(&USER_RESOURCE, black_box(&user))));
 }
 

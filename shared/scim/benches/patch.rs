@@ -1,11 +1,11 @@
 //! PATCH engine costs: Entra's path-less replace (its flagged dialect) and its
 //! default-dialect filtered email replace, on a typical user.
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use scim::patch::{apply_patch, PatchRequest};
+use criterion::{Criterion, criterion_group, criterion_main};
+use scim::patch::{PatchRequest, apply_patch};
 use scim::resource::prepare_create;
 use scim::schema::USER_RESOURCE;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::hint::black_box;
 
 fn user() -> Value {

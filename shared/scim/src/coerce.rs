@@ -12,11 +12,7 @@ use time::format_description::well_known::Rfc3339;
 /// means "unassigned" (`null`, `""`, `[]`, `{}` or only unassigned parts).
 /// `label` names the attribute in error details.
 pub fn coerce(attribute: &Attribute, value: &Value, label: &str) -> Result<Option<Value>> {
-    if attribute.multi_valued {
-        coerce_multi(attribute, value, label)
-    } else {
-        coerce_single(attribute, value, label)
-    }
+    if attribute.multi_valued { coerce_multi(attribute, value, label) } else { coerce_single(attribute, value, label) }
 }
 
 /// One element of a multi-valued attribute (or the value of a single-valued one).
@@ -114,11 +110,7 @@ fn coerce_simple(attribute: &Attribute, value: &Value, label: &str) -> Result<Op
     };
     match coerced {
         Some(coerced) => Ok(Some(coerced)),
-        None => Err(ScimError::invalid_value(format!(
-            "{label} must be {}, got {}",
-            expected(attribute.kind),
-            describe(value)
-        ))),
+        None => Err(ScimError::invalid_value(format!("{label} must be {}, got {}", expected(attribute.kind), describe(value)))),
     }
 }
 

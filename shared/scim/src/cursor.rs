@@ -75,7 +75,10 @@ pub fn decode(token: &str, query_fingerprint: u64) -> Result<Vec<u8>> {
         return Err(ScimError::invalid_cursor("the cursor is truncated"));
     }
     if bytes[0] != FORMAT_VERSION {
-        return Err(ScimError::invalid_cursor(format!("cursor format version {} is not supported; restart the query without a cursor", bytes[0])));
+        return Err(ScimError::invalid_cursor(format!(
+            "cursor format version {} is not supported; restart the query without a cursor",
+            bytes[0]
+        )));
     }
     let (body, check) = bytes.split_at(bytes.len() - CHECK_LEN);
     if check != fnv1a(&[body]).to_be_bytes() {

@@ -39,9 +39,8 @@ impl Precondition {
                 break;
             }
             let quoted = rest.strip_prefix("W/").unwrap_or(rest);
-            let opaque_and_rest = quoted
-                .strip_prefix('"')
-                .ok_or_else(|| invalid(header, "an entity tag must be quoted, as in \"3\" or W/\"3\""))?;
+            let opaque_and_rest =
+                quoted.strip_prefix('"').ok_or_else(|| invalid(header, "an entity tag must be quoted, as in \"3\" or W/\"3\""))?;
             let end = opaque_and_rest.find('"').ok_or_else(|| invalid(header, "an entity tag is missing its closing quote"))?;
             let opaque = &opaque_and_rest[..end];
             if !opaque.bytes().all(is_etag_char) {
@@ -86,10 +85,7 @@ pub fn check_if_match(header: Option<&str>, current_version: u64) -> Result<()> 
     if Precondition::parse(header)?.matches(current_version) {
         Ok(())
     } else {
-        Err(ScimError::precondition_failed(format!(
-            "If-Match {header} does not match the current version {}",
-            etag(current_version)
-        )))
+        Err(ScimError::precondition_failed(format!("If-Match {header} does not match the current version {}", etag(current_version))))
     }
 }
 

@@ -101,10 +101,9 @@ impl RawParams {
         let filter = filter_text.as_deref().map(crate::filter::parse).transpose()?;
         let sort_by = match self.sort_by.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
             None => None,
-            Some(text) => Some(
-                AttrPath::parse(text)
-                    .ok_or_else(|| ScimError::invalid_value(format!("sortBy {text:?} is not an attribute path")))?,
-            ),
+            Some(text) => {
+                Some(AttrPath::parse(text).ok_or_else(|| ScimError::invalid_value(format!("sortBy {text:?} is not an attribute path")))?)
+            }
         };
         let sort_order = match self.sort_order.as_deref().map(str::trim) {
             None => SortOrder::Ascending,
@@ -193,11 +192,7 @@ impl ListQuery {
     /// page to page without invalidating a cursor.
     pub fn fingerprint(&self) -> u64 {
         let sort_by = self.sort_by.as_ref().map(|path| path.to_string().to_ascii_lowercase()).unwrap_or_default();
-        cursor::fnv1a(&[
-            self.filter_text.as_deref().unwrap_or("").as_bytes(),
-            sort_by.as_bytes(),
-            self.sort_order.as_str().as_bytes(),
-        ])
+        cursor::fnv1a(&[self.filter_text.as_deref().unwrap_or("").as_bytes(), sort_by.as_bytes(), self.sort_order.as_str().as_bytes()])
     }
 }
 

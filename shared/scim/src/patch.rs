@@ -9,9 +9,9 @@
 use crate::coerce::{coerce, coerce_single, describe};
 use crate::error::{Result, ScimError};
 use crate::filter::{self, CompValue, CompareOp, Filter};
-use crate::path::{is_attr_name, AttrPath};
+use crate::path::{AttrPath, is_attr_name};
 use crate::resource::{accepts_input, check_invariants, container_mut, prune_extension, set_schemas};
-use crate::schema::{Attribute, AttributeRef, Mutability, ResourceType, Resolved, Returned, Schema};
+use crate::schema::{Attribute, AttributeRef, Mutability, Resolved, ResourceType, Returned, Schema};
 use serde_json::{Map, Value};
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -139,7 +139,8 @@ impl PatchOperation {
 
 impl PatchPath {
     pub fn parse(text: &str) -> Result<PatchPath> {
-        let bad_path = |why: &str| ScimError::invalid_path(format!("path {} is not valid: {why}", describe(&Value::String(text.to_string()))));
+        let bad_path =
+            |why: &str| ScimError::invalid_path(format!("path {} is not valid: {why}", describe(&Value::String(text.to_string()))));
         let Some(open) = text.find('[') else {
             let mut attribute = AttrPath::parse(text).ok_or_else(|| bad_path("expected an attribute name such as \"name.givenName\""))?;
             let sub = attribute.sub.take();
@@ -194,11 +195,8 @@ pub fn apply_patch(resource_type: &ResourceType, resource: &mut Value, request: 
     set_schemas(resource_type, &mut working);
     check_invariants(resource_type, &working)?;
 
-    let mut changed_attributes: Vec<String> = resource_type
-        .all_attributes()
-        .filter(|at| at.get(resource) != at.get(&working))
-        .map(|at| at.qualified_name())
-        .collect();
+    let mut changed_attributes: Vec<String> =
+        resource_type.all_attributes().filter(|at| at.get(resource) != at.get(&working)).map(|at| at.qualified_name()).collect();
     for change in &apart {
         if !changed_attributes.iter().any(|name| name == change.attribute) {
             changed_attributes.push(change.attribute.to_string());
@@ -230,9 +228,9 @@ fn apply_operation(
         };
         return apply_pathless(resource_type, fields, op, values, apart);
     };
-    let resolved = resource_type.resolve(&path.attribute).ok_or_else(|| {
-        ScimError::invalid_path(format!("{} is not an attribute of a {}", path.attribute, resource_type.name))
-    })?;
+    let resolved = resource_type
+        .resolve(&path.attribute)
+        .ok_or_else(|| ScimError::invalid_path(format!("{} is not an attribute of a {}", path.attribute, resource_type.name)))?;
     let at = match resolved {
         Resolved::Extension(extension) => {
             if path.filter.is_some() || path.sub.is_some() {
@@ -243,9 +241,11 @@ fn apply_operation(
         Resolved::Attribute { at, .. } => at,
     };
     let sub = match &path.sub {
-        Some(name) => Some(at.attribute.sub_attribute(name).ok_or_else(|| {
-            ScimError::invalid_path(format!("{} has no sub-attribute \"{name}\"", at.qualified_name()))
-        })?),
+        Some(name) => Some(
+            at.attribute
+                .sub_attribute(name)
+                .ok_or_else(|| ScimError::invalid_path(format!("{} has no sub-attribute \"{name}\"", at.qualified_name())))?,
+        ),
         None => None,
     };
     if at.attribute.is_read_only() || sub.is_some_and(Attribute::is_read_only) {
@@ -383,7 +383,13 @@ fn apply_to_attribute(
     Ok(())
 }
 
-fn change_single_valued(op: PatchOp, target: Target<'_>, current: Option<Value>, value: Option<&Value>, label: &str) -> Result<Option<Value>> {
+fn change_single_valued(
+    op: PatchOp,
+    target: Target<'_>,
+    current: Option<Value>,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<Option<Value>> {
     let attribute = target.at.attribute;
     match (op, target.sub, value) {
         (PatchOp::Remove, None, _) => Ok(None),
@@ -426,7 +432,13 @@ fn without_sub(current: Value, sub: &str) -> Option<Value> {
     (!object.is_empty()).then_some(Value::Object(object))
 }
 
-fn change_multi_valued(op: PatchOp, target: Target<'_>, mut elements: Vec<Value>, value: Option<&Value>, label: &str) -> Result<Vec<Value>> {
+fn change_multi_valued(
+    op: PatchOp,
+    target: Target<'_>,
+    mut elements: Vec<Value>,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<Vec<Value>> {
     let attribute = target.at.attribute;
     let mut touched: Vec<usize> = Vec::new();
     match (op, target.filter, target.sub) {
@@ -468,9 +480,8 @@ fn change_multi_valued(op: PatchOp, target: Target<'_>, mut elements: Vec<Value>
             }
         }
         (_, filter, sub) => {
-            let matched: Vec<usize> = (0..elements.len())
-                .filter(|&i| filter.is_none_or(|f| f.matches_element(attribute, &elements[i])))
-                .collect();
+            let matched: Vec<usize> =
+                (0..elements.len()).filter(|&i| filter.is_none_or(|f| f.matches_element(attribute, &elements[i]))).collect();
             let new_part = match (sub, value) {
                 (Some(sub), Some(value)) => coerce_single(sub, value, label)?.map(|v| Map::from_iter([(sub.name.to_string(), v)])),
                 (None, Some(value)) => match coerce_single(attribute, value, label)? {
@@ -484,7 +495,10 @@ fn change_multi_valued(op: PatchOp, target: Target<'_>, mut elements: Vec<Value>
                 let Some(new_part) = new_part else { return Ok(without_vacant(elements)) };
                 let seed = match filter {
                     Some(filter) => element_from_filter(attribute, filter).ok_or_else(|| {
-                        ScimError::no_target(format!("no value of {} matches [{filter}], and the filter does not describe a value to create", target.at.qualified_name()))
+                        ScimError::no_target(format!(
+                            "no value of {} matches [{filter}], and the filter does not describe a value to create",
+                            target.at.qualified_name()
+                        ))
                     })?,
                     // `emails.value` on a user without emails: the first email.
                     None => Map::new(),
@@ -523,15 +537,13 @@ fn add_element(attribute: &Attribute, elements: &mut Vec<Value>, element: Value)
     if attribute.has_unique_types() {
         let kind = element.get("type").and_then(Value::as_str);
         let same_type = kind.and_then(|kind| {
-            elements
-                .iter()
-                .position(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
+            elements.iter().position(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
         });
-        if let (Some(index), Value::Object(new)) = (same_type, &element) {
-            if let Value::Object(existing) = &mut elements[index] {
-                existing.extend(new.clone());
-                return index;
-            }
+        if let (Some(index), Value::Object(new)) = (same_type, &element)
+            && let Value::Object(existing) = &mut elements[index]
+        {
+            existing.extend(new.clone());
+            return index;
         }
     }
     elements.push(element);
@@ -547,10 +559,11 @@ fn keep_one_primary(elements: &mut [Value], touched: &[usize]) {
         return;
     }
     for (index, element) in elements.iter_mut().enumerate() {
-        if !touched.contains(&index) && is_primary(element) {
-            if let Value::Object(fields) = element {
-                fields.remove("primary");
-            }
+        if !touched.contains(&index)
+            && is_primary(element)
+            && let Value::Object(fields) = element
+        {
+            fields.remove("primary");
         }
     }
 }
@@ -619,7 +632,9 @@ fn change_apart(op: PatchOp, target: Target<'_>, value: Option<&Value>, apart: &
             single => std::slice::from_ref(single),
         };
         let has_id = |v: &Value| match v {
-            Value::Object(fields) => fields.iter().any(|(k, v)| k.eq_ignore_ascii_case("value") && v.as_str().is_some_and(|s| !s.is_empty())),
+            Value::Object(fields) => {
+                fields.iter().any(|(k, v)| k.eq_ignore_ascii_case("value") && v.as_str().is_some_and(|s| !s.is_empty()))
+            }
             other => other.as_str().is_some_and(|s| !s.is_empty()),
         };
         if let Some(index) = given.iter().position(|v| !v.is_null() && !has_id(v)) {

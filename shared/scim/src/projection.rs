@@ -63,9 +63,10 @@ impl AttributeSelection {
         let Some(path) = AttrPath::parse(attribute.trim()) else { return false };
         match resource_type.resolve(&path) {
             Some(Resolved::Attribute { at, .. }) => self.sub_selection(resource_type, at).is_some(),
-            Some(Resolved::Extension(schema)) => schema.attributes.iter().any(|attribute| {
-                self.sub_selection(resource_type, AttributeRef { extension: Some(schema), attribute }).is_some()
-            }),
+            Some(Resolved::Extension(schema)) => schema
+                .attributes
+                .iter()
+                .any(|attribute| self.sub_selection(resource_type, AttributeRef { extension: Some(schema), attribute }).is_some()),
             None => false,
         }
     }

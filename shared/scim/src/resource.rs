@@ -5,7 +5,7 @@
 use crate::coerce::coerce;
 use crate::error::{Result, ScimError};
 use crate::path::AttrPath;
-use crate::schema::{AttributeRef, Mutability, ResourceType, Resolved, Returned, Schema};
+use crate::schema::{AttributeRef, Mutability, Resolved, ResourceType, Returned, Schema};
 use serde_json::{Map, Value};
 
 /// The canonical resource for a create (POST): canonical attribute names, typed
@@ -14,10 +14,7 @@ use serde_json::{Map, Value};
 /// adds `id` and `meta`.
 pub fn prepare_create(resource_type: &ResourceType, body: &Value) -> Result<Value> {
     let Value::Object(fields) = body else {
-        return Err(ScimError::invalid_syntax(format!(
-            "the request body must be a JSON object describing a {}",
-            resource_type.name
-        )));
+        return Err(ScimError::invalid_syntax(format!("the request body must be a JSON object describing a {}", resource_type.name)));
     };
     let mut resource = Map::new();
     for (key, value) in fields {
@@ -63,13 +60,13 @@ pub fn prepare_replace(resource_type: &ResourceType, existing: &Value, body: &Va
         if at.attribute.mutability != Mutability::Immutable {
             continue;
         }
-        if let Some(current) = at.get(existing) {
-            if at.get(&replacement) != Some(current) {
-                return Err(ScimError::mutability(format!(
-                    "{} is immutable and already set; it cannot be changed or removed",
-                    at.qualified_name()
-                )));
-            }
+        if let Some(current) = at.get(existing)
+            && at.get(&replacement) != Some(current)
+        {
+            return Err(ScimError::mutability(format!(
+                "{} is immutable and already set; it cannot be changed or removed",
+                at.qualified_name()
+            )));
         }
     }
     if let (Some(target), Some(source)) = (replacement.as_object_mut(), existing.as_object()) {
@@ -141,10 +138,10 @@ pub(crate) fn container_mut<'a>(resource: &'a mut Map<String, Value>, extension:
 /// Drops an extension object that holds nothing, so a resource never lists an
 /// extension it does not use.
 pub(crate) fn prune_extension(resource: &mut Map<String, Value>, extension: Option<&Schema>) {
-    if let Some(extension) = extension {
-        if resource.get(extension.id).and_then(Value::as_object).is_some_and(Map::is_empty) {
-            resource.remove(extension.id);
-        }
+    if let Some(extension) = extension
+        && resource.get(extension.id).and_then(Value::as_object).is_some_and(Map::is_empty)
+    {
+        resource.remove(extension.id);
     }
 }
 
@@ -194,13 +191,10 @@ pub fn check_invariants(resource_type: &ResourceType, resource: &Value) -> Resul
                 seen.push(kind);
             }
         }
-        if resource_type.is_stored_apart(attribute) {
-            if let Some(index) = elements.iter().position(|e| e.get("value").and_then(Value::as_str).is_none()) {
-                return Err(ScimError::invalid_value(format!(
-                    "{}[{index}] has no \"value\": give the id of the member",
-                    at.qualified_name()
-                )));
-            }
+        if resource_type.is_stored_apart(attribute)
+            && let Some(index) = elements.iter().position(|e| e.get("value").and_then(Value::as_str).is_none())
+        {
+            return Err(ScimError::invalid_value(format!("{}[{index}] has no \"value\": give the id of the member", at.qualified_name())));
         }
     }
     Ok(())
@@ -253,8 +247,14 @@ mod tests {
         let cases = [
             (json!({"displayName": "x"}), "userName is required"),
             (json!({"userName": ""}), "userName is required"),
-            (json!({"userName": "a", "emails": [{"value": "a", "type": "work"}, {"value": "b", "type": "WORK"}]}), "more than one value of type"),
-            (json!({"userName": "a", "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "true"}]}), "2 values marked primary"),
+            (
+                json!({"userName": "a", "emails": [{"value": "a", "type": "work"}, {"value": "b", "type": "WORK"}]}),
+                "more than one value of type",
+            ),
+            (
+                json!({"userName": "a", "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "true"}]}),
+                "2 values marked primary",
+            ),
             (json!({"userName": "a", "active": "nope"}), "active must be a boolean"),
         ];
         for (body, expected) in cases {

@@ -4,7 +4,7 @@
 use scim::list::ListQuery;
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim::{ResourceType, ScimType};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const MAX_RESULTS: usize = 100;
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -39,7 +39,8 @@ fn ids(body: &Value) -> Vec<&str> {
 
 #[test]
 fn test_connection_gets_an_empty_list_not_a_404() {
-    let body = query(&USER_RESOURCE, users(), &[("filter", "userName eq \"cf4d8e0a-57c4-4f5b-9bd7-1cb2d4d07c11\""), ("aadOptscim062020", "")]);
+    let body =
+        query(&USER_RESOURCE, users(), &[("filter", "userName eq \"cf4d8e0a-57c4-4f5b-9bd7-1cb2d4d07c11\""), ("aadOptscim062020", "")]);
     assert_eq!(
         body,
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": [], "startIndex": 1, "itemsPerPage": 0})
@@ -48,7 +49,8 @@ fn test_connection_gets_an_empty_list_not_a_404() {
 
 #[test]
 fn entra_queries_find_what_they_should() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         (&[("filter", "userName eq \"alice@contoso.com\"")], &["54D3"]),
         (&[("filter", "userName eq \"ALICE@Contoso.com\"")], &["54D3"]),
         (&[("FILTER", "USERNAME EQ \"alice@contoso.com\"")], &["54D3"]),
@@ -94,7 +96,10 @@ fn pagination_echoes_start_index() {
 #[test]
 fn groups_by_display_name_without_members() {
     let body = query(&GROUP_RESOURCE, groups(), &[("excludedAttributes", "members"), ("filter", "displayName eq \"sales\"")]);
-    assert_eq!(body["Resources"], json!([{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1", "displayName": "Sales"}]));
+    assert_eq!(
+        body["Resources"],
+        json!([{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g1", "displayName": "Sales"}])
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 use scim::filter::{self, CompValue, CompareOp, Filter, MAX_DEPTH, MAX_TERMS};
 use scim::schema::{Attribute, GROUP_RESOURCE, USER_RESOURCE};
 use scim::{AttrPath, ScimType};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -87,10 +87,7 @@ fn rfc_7644_examples_parse_and_evaluate() {
         (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, [false, false, true]),
         (r#"userType eq "Employee" and (emails.type eq "work")"#, [true, false, false]),
         (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, [true, false, false]),
-        (
-            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
-            [true, false, true],
-        ),
+        (r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#, [true, false, true]),
     ]);
 }
 
@@ -304,23 +301,41 @@ fn syntax_errors_name_the_position_and_the_problem() {
             r#"userName equals "x""#,
             r#"invalid filter at position 10: expected a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le) or "pr" after "userName", found "equals""#,
         ),
-        ("userName eq", r#"invalid filter at position 12: expected a value (a "string", a number, true, false or null) after "eq", found the end of the filter"#),
-        (r#"(userName eq "x""#, r#"invalid filter at position 17: expected "and", "or" or ")" to close the "(" at position 1, found the end of the filter"#),
+        (
+            "userName eq",
+            r#"invalid filter at position 12: expected a value (a "string", a number, true, false or null) after "eq", found the end of the filter"#,
+        ),
+        (
+            r#"(userName eq "x""#,
+            r#"invalid filter at position 17: expected "and", "or" or ")" to close the "(" at position 1, found the end of the filter"#,
+        ),
         (r#"userName eq "x"#, r#"invalid filter at position 13: unterminated string "x"#),
-        (r#"emails[type eq "work""#, r#"invalid filter at position 22: expected "and", "or" or "]" to close the "[" at position 7, found the end of the filter"#),
+        (
+            r#"emails[type eq "work""#,
+            r#"invalid filter at position 22: expected "and", "or" or "]" to close the "[" at position 7, found the end of the filter"#,
+        ),
         (r#"userName eq "x" garbage"#, r#"invalid filter at position 17: expected "and", "or" or the end of the filter, found "garbage""#),
         ("", "invalid filter at position 1: empty filter"),
         ("   ", "invalid filter at position 1: empty filter"),
-        ("not userName", r#"invalid filter at position 13: expected a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le) or "pr" after "userName", found the end of the filter"#),
+        (
+            "not userName",
+            r#"invalid filter at position 13: expected a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le) or "pr" after "userName", found the end of the filter"#,
+        ),
         (r#"userName eq "x")"#, r#"invalid filter at position 16: expected "and", "or" or the end of the filter, found ")""#),
-        (r#"userName eq "x" and"#, r#"invalid filter at position 20: expected an attribute path, "not" or "(", found the end of the filter"#),
+        (
+            r#"userName eq "x" and"#,
+            r#"invalid filter at position 20: expected an attribute path, "not" or "(", found the end of the filter"#,
+        ),
         (r#"1abc eq "x""#, r#"invalid filter at position 1: expected an attribute path, "not" or "(", found "1abc""#),
         (r#"é eq "x""#, r#"invalid filter at position 1: expected an attribute path, "not" or "(", found "é""#),
         (r#"a eq "\q""#, r#"invalid filter at position 6: invalid string "\q""#),
         (r#"emails[type[value pr]]"#, "invalid filter at position 12: value paths cannot be nested"),
         (r#"emails[emails.type pr]"#, r#"invalid filter at position 8: expected a sub-attribute name inside "[...]", found "emails.type""#),
         (r#"emails[type pr].1x pr"#, r#"invalid filter at position 16: expected a sub-attribute name after "].", found ".1x""#),
-        (r#"userName eq ("#, r#"invalid filter at position 13: expected a value (a "string", a number, true, false or null) after "eq", found "(""#),
+        (
+            r#"userName eq ("#,
+            r#"invalid filter at position 13: expected a value (a "string", a number, true, false or null) after "eq", found "(""#,
+        ),
     ] {
         let error = filter::parse(text).expect_err(text);
         assert_eq!(error.scim_type, Some(ScimType::InvalidFilter), "{text}");

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
+use scim::AttrPath;
 use scim::filter::{self, CompValue, CompareOp, Filter};
 use scim::schema::USER_RESOURCE;
-use scim::AttrPath;
 use serde_json::json;
 
 const OPERATORS: [CompareOp; 9] =

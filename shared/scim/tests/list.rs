@@ -96,7 +96,11 @@ fn cursor_and_start_index_together_are_invalid_value() {
 fn a_cursor_of_another_query_or_garbage_is_invalid_cursor() {
     let sorted = query(&[("sortBy", "userName")]).unwrap();
     let token = scim::cursor::encode(sorted.fingerprint(), b"p");
-    for params in [vec![("cursor", token.as_str())], vec![("cursor", token.as_str()), ("sortBy", "userName"), ("sortOrder", "descending")], vec![("cursor", "garbage")]] {
+    for params in [
+        vec![("cursor", token.as_str())],
+        vec![("cursor", token.as_str()), ("sortBy", "userName"), ("sortOrder", "descending")],
+        vec![("cursor", "garbage")],
+    ] {
         let error = query(&params).unwrap_err();
         assert_eq!(error.scim_type, Some(ScimType::InvalidCursor), "{params:?}");
     }
@@ -138,7 +142,14 @@ fn search_body() {
 
 #[test]
 fn search_body_type_errors() {
-    for body in [json!({"attributes": [1]}), json!({"excludedAttributes": 5}), json!({"count": true}), json!({"startIndex": 1.5}), json!({"sortBy": ["a"]}), json!({"filter": {}})] {
+    for body in [
+        json!({"attributes": [1]}),
+        json!({"excludedAttributes": 5}),
+        json!({"count": true}),
+        json!({"startIndex": 1.5}),
+        json!({"sortBy": ["a"]}),
+        json!({"filter": {}}),
+    ] {
         let error = ListQuery::from_search_body(&body, MAX).unwrap_err();
         assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{body}");
     }
@@ -210,7 +221,8 @@ fn sort_booleans_date_times_and_extensions() {
     assert_eq!(ids(&resources), ["1", "2"]);
 
     let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-    let mut resources = vec![json!({"id": "1", enterprise: {"employeeNumber": "9"}}), json!({"id": "2", enterprise: {"employeeNumber": "10"}})];
+    let mut resources =
+        vec![json!({"id": "1", enterprise: {"employeeNumber": "9"}}), json!({"id": "2", enterprise: {"employeeNumber": "10"}})];
     sort(&USER_RESOURCE, &mut resources, &AttrPath::parse(&format!("{enterprise}:employeeNumber")).unwrap(), SortOrder::Ascending);
     assert_eq!(ids(&resources), ["2", "1"]);
 }

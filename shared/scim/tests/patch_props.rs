@@ -2,9 +2,9 @@
 //! leaves the resource byte-identical, and one that reports no change changed nothing.
 
 use proptest::prelude::*;
-use scim::patch::{apply_patch, PatchRequest};
+use scim::patch::{PatchRequest, apply_patch};
 use scim::schema::USER_RESOURCE;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn paths() -> impl Strategy<Value = Option<&'static str>> {
     prop::option::weighted(

@@ -1,10 +1,10 @@
 //! Every PATCH shape of ENTRA.md section 5 and RFC 7644 section 3.5.2, table-driven:
 //! the resource before, the PATCH body, and the resource after (or the error).
 
-use scim::patch::{apply_apart_changes, apply_patch, ApartChange, PatchRequest, ValuesChange};
+use scim::patch::{ApartChange, PatchRequest, ValuesChange, apply_apart_changes, apply_patch};
 use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim::{ResourceType, ScimType};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -65,8 +65,8 @@ fn group_case(name: &'static str, before: Value, operations: Value, after: Value
 
 fn check(cases: Vec<Case>) {
     for case in cases {
-        let (after, changed) = run(case.resource_type, &case.before, &patch(case.operations))
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let (after, changed) =
+            run(case.resource_type, &case.before, &patch(case.operations)).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         assert_eq!(after, case.after, "{}", case.name);
         assert_eq!(changed, case.before != case.after, "{}: changed flag", case.name);
     }
@@ -356,7 +356,9 @@ fn rfc7644_examples() {
             user(json!({"addresses": [{"type": "work", "streetAddress": "1 Old St", "locality": "Old"}]})),
             json!([{"op": "replace", "path": "addresses[type eq \"work\"]", "value": {
                 "type": "work", "streetAddress": "911 Universal City Plaza", "locality": "Hollywood", "postalCode": "91608", "primary": true}}]),
-            user(json!({"addresses": [{"type": "work", "streetAddress": "911 Universal City Plaza", "locality": "Hollywood", "postalCode": "91608", "primary": true}]})),
+            user(
+                json!({"addresses": [{"type": "work", "streetAddress": "911 Universal City Plaza", "locality": "Hollywood", "postalCode": "91608", "primary": true}]}),
+            ),
         ),
         user_case(
             "3.5.2.3 replace a sub-attribute of a matched address",
@@ -399,31 +401,113 @@ fn expect_error(resource_type: &ResourceType, before: Value, operations: Value, 
 fn invalid_operations_name_the_problem() {
     let u = || user(json!({"emails": [{"type": "work", "value": "a@x"}]}));
     expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "id", "value": "x"}]), ScimType::Mutability, "id is readOnly");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]), ScimType::Mutability, "groups is readOnly");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "favouriteColour", "value": "x"}]), ScimType::InvalidPath, "favouriteColour is not an attribute of a User");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "name.nope", "value": "x"}]), ScimType::InvalidPath, "has no sub-attribute \"nope\"");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]), ScimType::InvalidPath, "no closing");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "emails[type eq \"work\"", "value": "x"}]), ScimType::InvalidPath, "no closing");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "userName[value eq \"x\"]", "value": "x"}]), ScimType::InvalidPath, "single-valued");
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]),
+        ScimType::Mutability,
+        "groups is readOnly",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "favouriteColour", "value": "x"}]),
+        ScimType::InvalidPath,
+        "favouriteColour is not an attribute of a User",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "name.nope", "value": "x"}]),
+        ScimType::InvalidPath,
+        "has no sub-attribute \"nope\"",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+        ScimType::InvalidPath,
+        "no closing",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "emails[type eq \"work\"", "value": "x"}]),
+        ScimType::InvalidPath,
+        "no closing",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "userName[value eq \"x\"]", "value": "x"}]),
+        ScimType::InvalidPath,
+        "single-valued",
+    );
     expect_error(&USER_RESOURCE, u(), json!([{"op": "remove"}]), ScimType::NoTarget, "needs a \"path\"");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "emails[value co \"zzz\"].type", "value": "home"}]), ScimType::NoTarget, "no value of emails matches");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "Replace", "path": "active", "value": "maybe"}]), ScimType::InvalidValue, "active must be a boolean");
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "replace", "path": "emails[value co \"zzz\"].type", "value": "home"}]),
+        ScimType::NoTarget,
+        "no value of emails matches",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "Replace", "path": "active", "value": "maybe"}]),
+        ScimType::InvalidValue,
+        "active must be a boolean",
+    );
     expect_error(&USER_RESOURCE, u(), json!([{"op": "remove", "path": "userName"}]), ScimType::InvalidValue, "userName is required");
     expect_error(&USER_RESOURCE, u(), json!([{"op": "replace"}]), ScimType::InvalidValue, "needs a \"value\" object");
     expect_error(&USER_RESOURCE, u(), json!([{"op": "replace", "path": "nickName"}]), ScimType::InvalidValue, "needs a \"value\"");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "merge", "path": "nickName", "value": "x"}]), ScimType::InvalidSyntax, "\"op\" must be");
-    expect_error(&USER_RESOURCE, u(), json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "1", "primary": true}, {"type": "other", "value": "2", "primary": true}]}]), ScimType::InvalidValue, "marked primary");
-    expect_error(&GROUP_RESOURCE, group(json!({})), json!([{"op": "add", "path": "members", "value": [{"display": "x"}]}]), ScimType::InvalidValue, "has no \"value\"");
-    expect_error(&GROUP_RESOURCE, group(json!({})), json!([{"op": "add", "path": "members[value eq \"a\"]", "value": {"value": "a"}}]), ScimType::InvalidPath, "selects values to remove");
-    expect_error(&GROUP_RESOURCE, group(json!({})), json!([{"op": "replace", "path": "displayName", "value": ""}]), ScimType::InvalidValue, "displayName is required");
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "merge", "path": "nickName", "value": "x"}]),
+        ScimType::InvalidSyntax,
+        "\"op\" must be",
+    );
+    expect_error(
+        &USER_RESOURCE,
+        u(),
+        json!([{"op": "add", "path": "emails", "value": [{"type": "home", "value": "1", "primary": true}, {"type": "other", "value": "2", "primary": true}]}]),
+        ScimType::InvalidValue,
+        "marked primary",
+    );
+    expect_error(
+        &GROUP_RESOURCE,
+        group(json!({})),
+        json!([{"op": "add", "path": "members", "value": [{"display": "x"}]}]),
+        ScimType::InvalidValue,
+        "has no \"value\"",
+    );
+    expect_error(
+        &GROUP_RESOURCE,
+        group(json!({})),
+        json!([{"op": "add", "path": "members[value eq \"a\"]", "value": {"value": "a"}}]),
+        ScimType::InvalidPath,
+        "selects values to remove",
+    );
+    expect_error(
+        &GROUP_RESOURCE,
+        group(json!({})),
+        json!([{"op": "replace", "path": "displayName", "value": ""}]),
+        ScimType::InvalidValue,
+        "displayName is required",
+    );
 }
 
 #[test]
 fn error_details_say_which_operation_failed() {
-    let error = run(&USER_RESOURCE, &user(json!({})), &patch(json!([
-        {"op": "replace", "path": "nickName", "value": "ok"},
-        {"op": "replace", "path": "id", "value": "x"}
-    ])))
+    let error = run(
+        &USER_RESOURCE,
+        &user(json!({})),
+        &patch(json!([
+            {"op": "replace", "path": "nickName", "value": "ok"},
+            {"op": "replace", "path": "id", "value": "x"}
+        ])),
+    )
     .unwrap_err();
     assert!(error.detail.starts_with("Operations[1]: "), "{}", error.detail);
 }
@@ -444,7 +528,13 @@ fn a_failed_patch_leaves_the_resource_untouched() {
 
 #[test]
 fn malformed_bodies_are_invalid_syntax() {
-    for body in [json!([]), json!({"schemas": []}), json!({"Operations": {}}), json!({"Operations": ["add"]}), json!({"Operations": [{"path": "x"}]})] {
+    for body in [
+        json!([]),
+        json!({"schemas": []}),
+        json!({"Operations": {}}),
+        json!({"Operations": ["add"]}),
+        json!({"Operations": [{"path": "x"}]}),
+    ] {
         let error = PatchRequest::from_json(&body).unwrap_err();
         assert_eq!(error.scim_type, Some(ScimType::InvalidSyntax), "{body}");
     }

@@ -12,8 +12,8 @@ use crate::schema::{Attribute, AttributeType, ResourceType};
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
 use std::fmt;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// `schemas` is in every resource but in no schema's attribute list. Its values are
 /// URNs, which compare case-insensitively.
@@ -135,7 +135,11 @@ impl<'a> Scope<'a> {
                     return None;
                 }
                 if parent.sub_attributes.is_empty() {
-                    return path.name.eq_ignore_ascii_case("value").then_some(Target { attribute: parent, value: Some(element), sub: None });
+                    return path.name.eq_ignore_ascii_case("value").then_some(Target {
+                        attribute: parent,
+                        value: Some(element),
+                        sub: None,
+                    });
                 }
                 let attribute = parent.sub_attribute(&path.name)?;
                 Some(Target { attribute, value: element.get(attribute.name), sub: None })

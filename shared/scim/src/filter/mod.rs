@@ -8,7 +8,7 @@ mod display;
 mod eval;
 mod parse;
 
-pub use parse::{parse, MAX_DEPTH, MAX_TERMS};
+pub use parse::{MAX_DEPTH, MAX_TERMS, parse};
 
 use crate::path::AttrPath;
 
@@ -17,7 +17,11 @@ use crate::path::AttrPath;
 /// parsing again gives the same tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     Present(AttrPath),
     And(Vec<Filter>),
     Or(Vec<Filter>),
@@ -25,7 +29,10 @@ pub enum Filter {
     /// `attr[filter]`: some element of the multi-valued `attr` matches `filter`, whose
     /// paths name sub-attributes. Entra's `emails[type eq "work"].value eq "x"` parses
     /// as `emails[type eq "work" and value eq "x"]`.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

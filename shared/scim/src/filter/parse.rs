@@ -3,7 +3,7 @@
 
 use super::{CompValue, CompareOp, Filter};
 use crate::error::{Result, ScimError};
-use crate::path::{is_attr_name, AttrPath};
+use crate::path::{AttrPath, is_attr_name};
 
 /// Deepest nesting of parentheses, `not`s and value paths a filter may have. The
 /// parser recurses once per level, so this bound is also what keeps it off the end
@@ -97,11 +97,15 @@ impl<'a> Lexer<'a> {
             '[' => (Kind::LBracket, 1),
             ']' => (Kind::RBracket, 1),
             '"' => {
-                let len = string_len(trimmed).ok_or_else(|| {
-                    error_at(self.input, start, &format!("unterminated string {}", shorten(trimmed)))
-                })?;
+                let len =
+                    string_len(trimmed).ok_or_else(|| error_at(self.input, start, &format!("unterminated string {}", shorten(trimmed))))?;
                 let literal = trimmed.get(..len).unwrap_or_default();
-                (Kind::Str(unescape(literal).ok_or_else(|| error_at(self.input, start, &format!("invalid string {}", shorten(literal))))?), len)
+                (
+                    Kind::Str(
+                        unescape(literal).ok_or_else(|| error_at(self.input, start, &format!("invalid string {}", shorten(literal))))?,
+                    ),
+                    len,
+                )
             }
             _ => {
                 let len = chars.find(|&(_, c)| ends_word(c)).map_or(trimmed.len(), |(at, _)| at);
@@ -155,8 +159,17 @@ fn shorten(text: &str) -> String {
 }
 
 fn parse_operator(word: &str) -> Option<CompareOp> {
-    const OPERATORS: [CompareOp; 9] =
-        [CompareOp::Eq, CompareOp::Ne, CompareOp::Co, CompareOp::Sw, CompareOp::Ew, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le];
+    const OPERATORS: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
     OPERATORS.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
 }
 
@@ -358,7 +371,8 @@ impl<'a> Parser<'a> {
         match next.kind {
             Kind::LBracket if self.in_brackets => Err(self.error(next.start, "value paths cannot be nested")),
             Kind::LBracket if path.sub.is_some() => {
-                Err(self.error(next.start, &format!("a value path needs an attribute without a sub-attribute, found \"{}\"", shorten(word))))
+                Err(self
+                    .error(next.start, &format!("a value path needs an attribute without a sub-attribute, found \"{}\"", shorten(word))))
             }
             Kind::LBracket => self.parse_value_path(path, &next),
             _ => self.parse_comparison(path, word, next),

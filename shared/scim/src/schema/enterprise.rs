@@ -10,7 +10,9 @@ pub static ENTERPRISE_USER: Schema = Schema {
 };
 
 static ENTERPRISE_ATTRIBUTES: [A; 6] = [
-    A::string("employeeNumber").describe("Numeric or alphanumeric identifier assigned to a person, typically based on order of hire or association with an organization."),
+    A::string("employeeNumber").describe(
+        "Numeric or alphanumeric identifier assigned to a person, typically based on order of hire or association with an organization.",
+    ),
     A::string("costCenter").describe("Identifies the name of a cost center."),
     A::string("organization").describe("Identifies the name of an organization."),
     A::string("division").describe("Identifies the name of a division."),

@@ -2,20 +2,13 @@
 
 use super::{Attribute as A, Mutability::*, Schema, Uniqueness};
 
-pub static GROUP: Schema = Schema {
-    id: "urn:ietf:params:scim:schemas:core:2.0:Group",
-    name: "Group",
-    description: "Group",
-    attributes: &GROUP_ATTRIBUTES,
-};
+pub static GROUP: Schema =
+    Schema { id: "urn:ietf:params:scim:schemas:core:2.0:Group", name: "Group", description: "Group", attributes: &GROUP_ATTRIBUTES };
 
 static GROUP_ATTRIBUTES: [A; 2] = [
     // RFC 7643 leaves displayName non-unique; this service keeps it unique per tenant
     // (Entra matches groups by it), so it says so.
-    A::string("displayName")
-        .describe("A human-readable name for the Group.")
-        .required()
-        .uniqueness(Uniqueness::Server),
+    A::string("displayName").describe("A human-readable name for the Group.").required().uniqueness(Uniqueness::Server),
     A::complex("members", &MEMBER_SUB_ATTRIBUTES).multi_valued().describe("A list of members of the Group."),
 ];
 

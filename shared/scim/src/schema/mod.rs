@@ -8,7 +8,7 @@ mod user;
 
 pub use enterprise::ENTERPRISE_USER;
 pub use group::GROUP;
-pub use resource_type::{AttributeRef, Resolved, ResourceType, SchemaExtension, GROUP_RESOURCE, USER_RESOURCE};
+pub use resource_type::{AttributeRef, GROUP_RESOURCE, Resolved, ResourceType, SchemaExtension, USER_RESOURCE};
 pub use user::{COMMON_ATTRIBUTES, USER};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

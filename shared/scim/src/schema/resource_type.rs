@@ -1,7 +1,7 @@
 //! Resource types (RFC 7643 section 6): a core schema, its extensions, and where each
 //! attribute lives in a resource's JSON.
 
-use super::{find_attribute, Attribute, Schema, COMMON_ATTRIBUTES, ENTERPRISE_USER, GROUP, USER};
+use super::{Attribute, COMMON_ATTRIBUTES, ENTERPRISE_USER, GROUP, Schema, USER, find_attribute};
 use crate::path::AttrPath;
 
 #[derive(Debug)]
@@ -32,14 +32,8 @@ pub static USER_RESOURCE: ResourceType = ResourceType {
     stored_apart: &[],
 };
 
-pub static GROUP_RESOURCE: ResourceType = ResourceType {
-    name: "Group",
-    endpoint: "/Groups",
-    description: "Group",
-    schema: &GROUP,
-    extensions: &[],
-    stored_apart: &["members"],
-};
+pub static GROUP_RESOURCE: ResourceType =
+    ResourceType { name: "Group", endpoint: "/Groups", description: "Group", schema: &GROUP, extensions: &[], stored_apart: &["members"] };
 
 /// Where an attribute lives: at the top level of the resource (common and core
 /// attributes) or inside the object keyed by an extension's URN.
@@ -54,7 +48,10 @@ pub struct AttributeRef {
 pub enum Resolved {
     /// A whole extension object, e.g. `urn:...:enterprise:2.0:User` as a PATCH path.
     Extension(&'static Schema),
-    Attribute { at: AttributeRef, sub: Option<&'static Attribute> },
+    Attribute {
+        at: AttributeRef,
+        sub: Option<&'static Attribute>,
+    },
 }
 
 impl ResourceType {
@@ -83,9 +80,9 @@ impl ResourceType {
                 extension.attribute(name).map(|attribute| AttributeRef { extension: Some(extension), attribute })
             }
             None => in_core().or_else(|| {
-                self.extensions.iter().find_map(|e| {
-                    e.schema.attribute(name).map(|attribute| AttributeRef { extension: Some(e.schema), attribute })
-                })
+                self.extensions
+                    .iter()
+                    .find_map(|e| e.schema.attribute(name).map(|attribute| AttributeRef { extension: Some(e.schema), attribute }))
             }),
         }
     }
@@ -113,10 +110,12 @@ impl ResourceType {
 
     /// Every attribute with where it lives: common, core, then extensions.
     pub fn all_attributes(&self) -> impl Iterator<Item = AttributeRef> + '_ {
-        let core = COMMON_ATTRIBUTES.iter().chain(self.schema.attributes.iter()).map(|attribute| AttributeRef { extension: None, attribute });
-        let extensions = self.extensions.iter().flat_map(|e| {
-            e.schema.attributes.iter().map(move |attribute| AttributeRef { extension: Some(e.schema), attribute })
-        });
+        let core =
+            COMMON_ATTRIBUTES.iter().chain(self.schema.attributes.iter()).map(|attribute| AttributeRef { extension: None, attribute });
+        let extensions = self
+            .extensions
+            .iter()
+            .flat_map(|e| e.schema.attributes.iter().map(move |attribute| AttributeRef { extension: Some(e.schema), attribute }));
         core.chain(extensions)
     }
 }

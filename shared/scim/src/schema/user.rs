@@ -11,12 +11,8 @@ pub static COMMON_ATTRIBUTES: [A; 3] = [
         .mutability(ReadOnly)
         .returned(Returned::Always)
         .uniqueness(Uniqueness::Server),
-    A::string("externalId")
-        .describe("Identifier for the resource as defined by the provisioning client.")
-        .case_exact(),
-    A::complex("meta", &META_SUB_ATTRIBUTES)
-        .describe("Resource metadata maintained by the service provider.")
-        .mutability(ReadOnly),
+    A::string("externalId").describe("Identifier for the resource as defined by the provisioning client.").case_exact(),
+    A::complex("meta", &META_SUB_ATTRIBUTES).describe("Resource metadata maintained by the service provider.").mutability(ReadOnly),
 ];
 
 static META_SUB_ATTRIBUTES: [A; 5] = [
@@ -29,12 +25,7 @@ static META_SUB_ATTRIBUTES: [A; 5] = [
 
 const USER_SCHEMA_ID: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-pub static USER: Schema = Schema {
-    id: USER_SCHEMA_ID,
-    name: "User",
-    description: "User Account",
-    attributes: &USER_ATTRIBUTES,
-};
+pub static USER: Schema = Schema { id: USER_SCHEMA_ID, name: "User", description: "User Account", attributes: &USER_ATTRIBUTES };
 
 static USER_ATTRIBUTES: [A; 21] = [
     A::string("userName")
@@ -71,7 +62,8 @@ static USER_ATTRIBUTES: [A; 21] = [
 ];
 
 static NAME_SUB_ATTRIBUTES: [A; 6] = [
-    A::string("formatted").describe("The full name, including all middle names, titles, and suffixes as appropriate, formatted for display."),
+    A::string("formatted")
+        .describe("The full name, including all middle names, titles, and suffixes as appropriate, formatted for display."),
     A::string("familyName").describe("The family name of the User, or last name in most Western languages."),
     A::string("givenName").describe("The given name of the User, or first name in most Western languages."),
     A::string("middleName").describe("The middle name(s) of the User."),
