@@ -420,3 +420,116 @@ impl ItemStore for DynamoDbStore {
         Ok(Page { items, cursor })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::http::HttpResponse;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn service_error(code: &str, status: u16) -> SdkError<PutItemError, HttpResponse> {
+        let error = PutItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let status = StatusCode::try_from(status).expect("status");
+        SdkError::service_error(error, HttpResponse::new(status, SdkBody::empty()))
+    }
+
+    fn retried(failure: &Failure) -> Option<bool> {
+        match failure {
+            Failure::Retry { throttled, .. } => Some(*throttled),
+            Failure::Final(_) => None,
+        }
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_others_are_answers() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "TransactionConflictException",
+        ] {
+            assert_eq!(
+                retried(&retry::classify(service_error(code, 400))),
+                Some(true),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            retried(&retry::classify(service_error("InternalServerError", 500))),
+            Some(false)
+        );
+        assert_eq!(
+            retried(&retry::classify(service_error("ServiceUnavailable", 503))),
+            Some(false)
+        );
+        let answer = |code, status| match retry::classify(service_error(code, status)) {
+            Failure::Final(e) => e,
+            Failure::Retry { detail, .. } => panic!("{code} retried: {detail}"),
+        };
+        assert_eq!(
+            answer("ConditionalCheckFailedException", 400),
+            StoreError::ConditionFailed
+        );
+        assert!(matches!(
+            answer("ValidationException", 400),
+            StoreError::Invalid(_)
+        ));
+        assert!(matches!(
+            answer("AccessDeniedException", 400),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    fn canceled(codes: &[&str]) -> TransactionCanceledException {
+        let mut builder = TransactionCanceledException::builder().message("canceled");
+        for code in codes {
+            builder =
+                builder.cancellation_reasons(CancellationReason::builder().code(*code).build());
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn cancellation_reasons_point_at_failed_conditions_and_conflicts_are_retried() {
+        let failure = cancellation(
+            3,
+            &canceled(&["None", "ConditionalCheckFailed", "TransactionConflict"]),
+        );
+        let Failure::Final(StoreError::TransactionCanceled { reasons }) = failure else {
+            panic!("a failed condition is the answer");
+        };
+        assert_eq!(
+            reasons,
+            vec![None, Some(CancelReason::ConditionFailed), None]
+        );
+        let conflict = cancellation(2, &canceled(&["None", "TransactionConflict"]));
+        assert_eq!(retried(&conflict), Some(true));
+        let refused = cancellation(1, &canceled(&["ValidationError"]));
+        assert!(matches!(refused, Failure::Final(StoreError::Invalid(_))));
+        let mismatched = cancellation(2, &canceled(&["ConditionalCheckFailed"]));
+        assert!(matches!(
+            mismatched,
+            Failure::Final(StoreError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn conditions_map_to_expressions() {
+        assert!(expression(Condition::None).text.is_none());
+        assert_eq!(
+            expression(Condition::Absent).text.as_deref(),
+            Some("attribute_not_exists(#pk)")
+        );
+        let version = expression(Condition::VersionEquals(7));
+        assert_eq!(version.text.as_deref(), Some("#version = :version"));
+        assert_eq!(
+            version.values.and_then(|v| v.get(":version").cloned()),
+            Some(AttributeValue::N("7".into()))
+        );
+    }
+}
