@@ -27,9 +27,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use item_store::{
-    Attributes, CancelReason, Condition, Cursor, Item, ItemStore, Key, PK_ATTR, Page, Query,
-    SK_ATTR, SortKey, StoreError, TransactOp, validate_item, validate_key, validate_query,
-    validate_transaction,
+    Attributes, CancelReason, Condition, Cursor, Item, ItemStore, Key, PK_ATTR, Page, Query, SK_ATTR, SortKey, StoreError, TransactOp,
+    validate_item, validate_key, validate_query, validate_transaction,
 };
 
 use retry::Failure;
@@ -49,16 +48,8 @@ impl DynamoDbStore {
     /// A store on `table` through `client`. The client's own retries are switched off:
     /// this store retries by [`RetryPolicy`] (see the crate docs for why).
     pub fn new(client: &Client, table: impl Into<String>) -> Self {
-        let config = client
-            .config()
-            .to_builder()
-            .retry_config(RetryConfig::disabled())
-            .build();
-        Self {
-            client: Client::from_conf(config),
-            table: table.into(),
-            retry: RetryPolicy::default(),
-        }
+        let config = client.config().to_builder().retry_config(RetryConfig::disabled()).build();
+        Self { client: Client::from_conf(config), table: table.into(), retry: RetryPolicy::default() }
     }
 
     /// A store on `table` with the credentials and region of the environment (the Lambda
@@ -91,40 +82,22 @@ fn expression(condition: Condition) -> Expression {
     let pk_name = || Some(HashMap::from([("#pk".to_string(), PK_ATTR.to_string())]));
     match condition {
         Condition::None => Expression::default(),
-        Condition::Absent => Expression {
-            text: Some("attribute_not_exists(#pk)".into()),
-            names: pk_name(),
-            values: None,
-        },
-        Condition::Present => Expression {
-            text: Some("attribute_exists(#pk)".into()),
-            names: pk_name(),
-            values: None,
-        },
+        Condition::Absent => Expression { text: Some("attribute_not_exists(#pk)".into()), names: pk_name(), values: None },
+        Condition::Present => Expression { text: Some("attribute_exists(#pk)".into()), names: pk_name(), values: None },
         Condition::VersionEquals(version) => Expression {
             text: Some("#version = :version".into()),
-            names: Some(HashMap::from([(
-                "#version".to_string(),
-                item_store::VERSION_ATTR.to_string(),
-            )])),
-            values: Some(HashMap::from([(
-                ":version".to_string(),
-                AttributeValue::N(version.to_string()),
-            )])),
+            names: Some(HashMap::from([("#version".to_string(), item_store::VERSION_ATTR.to_string())])),
+            values: Some(HashMap::from([(":version".to_string(), AttributeValue::N(version.to_string()))])),
         },
     }
 }
 
 fn key_av(key: &Key) -> Av {
-    HashMap::from([
-        (PK_ATTR.to_string(), AttributeValue::S(key.pk.clone())),
-        (SK_ATTR.to_string(), AttributeValue::S(key.sk.clone())),
-    ])
+    HashMap::from([(PK_ATTR.to_string(), AttributeValue::S(key.pk.clone())), (SK_ATTR.to_string(), AttributeValue::S(key.sk.clone()))])
 }
 
 fn item_av(item: &Item) -> Result<Av, StoreError> {
-    let mut av: Av = serde_dynamo::to_item(&item.attrs)
-        .map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?;
+    let mut av: Av = serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?;
     av.extend(key_av(&item.key));
     Ok(av)
 }
@@ -132,14 +105,11 @@ fn item_av(item: &Item) -> Result<Av, StoreError> {
 fn item_from_av(mut av: Av) -> Result<Item, StoreError> {
     let mut key_part = |name: &str| match av.remove(name) {
         Some(AttributeValue::S(s)) => Ok(s),
-        other => Err(StoreError::Unavailable(format!(
-            "DynamoDB item without a string {name:?} key: {other:?}"
-        ))),
+        other => Err(StoreError::Unavailable(format!("DynamoDB item without a string {name:?} key: {other:?}"))),
     };
     let key = Key::new(key_part(PK_ATTR)?, key_part(SK_ATTR)?);
-    let attrs: Attributes = serde_dynamo::from_item(av).map_err(|e| {
-        StoreError::Unavailable(format!("DynamoDB item {key} is not JSON-shaped: {e}"))
-    })?;
+    let attrs: Attributes =
+        serde_dynamo::from_item(av).map_err(|e| StoreError::Unavailable(format!("DynamoDB item {key} is not JSON-shaped: {e}")))?;
     Ok(Item { key, attrs })
 }
 
@@ -194,11 +164,7 @@ fn key_condition(query: &Query, pk_attr: &str, sk_attr: &str) -> Expression {
         }
         None => "#pk = :pk".to_string(),
     };
-    Expression {
-        text: Some(text),
-        names: Some(names),
-        values: Some(values),
-    }
+    Expression { text: Some(text), names: Some(names), values: Some(values) }
 }
 
 /// DynamoDB rejects `BETWEEN a AND b` with a > b; the port answers "no items".
@@ -214,15 +180,8 @@ fn request_token() -> String {
 
 /// Maps a transaction's cancellation reasons: condition failures are the answer; only
 /// contention or throttling is worth a retry; anything else is a request DynamoDB refuses.
-fn cancellation(
-    ops: usize,
-    error: &aws_sdk_dynamodb::types::error::TransactionCanceledException,
-) -> Failure {
-    let codes: Vec<Option<&str>> = error
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code().filter(|c| *c != "None"))
-        .collect();
+fn cancellation(ops: usize, error: &aws_sdk_dynamodb::types::error::TransactionCanceledException) -> Failure {
+    let codes: Vec<Option<&str>> = error.cancellation_reasons().iter().map(|r| r.code().filter(|c| *c != "None")).collect();
     if codes.len() != ops {
         return Failure::Final(StoreError::Unavailable(format!(
             "DynamoDB canceled a transaction of {ops} operations with {} reasons: {error}",
@@ -230,46 +189,21 @@ fn cancellation(
         )));
     }
     if codes.contains(&Some("ConditionalCheckFailed")) {
-        let reasons = codes
-            .iter()
-            .map(|c| {
-                (*c == Some("ConditionalCheckFailed")).then_some(CancelReason::ConditionFailed)
-            })
-            .collect();
+        let reasons = codes.iter().map(|c| (*c == Some("ConditionalCheckFailed")).then_some(CancelReason::ConditionFailed)).collect();
         return Failure::Final(StoreError::TransactionCanceled { reasons });
     }
-    let retryable = [
-        "TransactionConflict",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "RequestLimitExceeded",
-    ];
+    let retryable = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
     if codes.iter().flatten().all(|c| retryable.contains(c)) {
-        return Failure::Retry {
-            throttled: true,
-            detail: format!("transaction canceled: {codes:?}"),
-        };
+        return Failure::Retry { throttled: true, detail: format!("transaction canceled: {codes:?}") };
     }
-    Failure::Final(StoreError::Invalid(format!(
-        "DynamoDB refused the transaction: {codes:?} ({error})"
-    )))
+    Failure::Final(StoreError::Invalid(format!("DynamoDB refused the transaction: {codes:?} ({error})")))
 }
 
 impl ItemStore for DynamoDbStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
-        let request = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_av(key)))
-            .consistent_read(true);
-        let output = self
-            .retry
-            .run("GetItem", || async {
-                request.clone().send().await.map_err(retry::classify)
-            })
-            .await?;
+        let request = self.client.get_item().table_name(&self.table).set_key(Some(key_av(key))).consistent_read(true);
+        let output = self.retry.run("GetItem", || async { request.clone().send().await.map_err(retry::classify) }).await?;
         output.item.map(item_from_av).transpose()
     }
 
@@ -284,11 +218,7 @@ impl ItemStore for DynamoDbStore {
             .set_condition_expression(expr.text)
             .set_expression_attribute_names(expr.names)
             .set_expression_attribute_values(expr.values);
-        self.retry
-            .run("PutItem", || async {
-                request.clone().send().await.map_err(retry::classify)
-            })
-            .await?;
+        self.retry.run("PutItem", || async { request.clone().send().await.map_err(retry::classify) }).await?;
         Ok(())
     }
 
@@ -303,11 +233,7 @@ impl ItemStore for DynamoDbStore {
             .set_condition_expression(expr.text)
             .set_expression_attribute_names(expr.names)
             .set_expression_attribute_values(expr.values);
-        self.retry
-            .run("DeleteItem", || async {
-                request.clone().send().await.map_err(retry::classify)
-            })
-            .await?;
+        self.retry.run("DeleteItem", || async { request.clone().send().await.map_err(retry::classify) }).await?;
         Ok(())
     }
 
@@ -351,18 +277,12 @@ impl ItemStore for DynamoDbStore {
             };
             items.push(item.build());
         }
-        let request = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(request_token());
+        let request = self.client.transact_write_items().set_transact_items(Some(items)).client_request_token(request_token());
         self.retry
             .run("TransactWriteItems", || async {
                 request.clone().send().await.map_err(|e| match &e {
                     SdkError::ServiceError(service) => match service.err() {
-                        TransactWriteItemsError::TransactionCanceledException(canceled) => {
-                            cancellation(count, canceled)
-                        }
+                        TransactWriteItemsError::TransactionCanceledException(canceled) => cancellation(count, canceled),
                         _ => retry::classify(e),
                     },
                     _ => retry::classify(e),
@@ -381,11 +301,7 @@ impl ItemStore for DynamoDbStore {
             Some(index) => (index.pk_attr, index.sk_attr),
             None => (PK_ATTR, SK_ATTR),
         };
-        let start = query
-            .cursor
-            .as_ref()
-            .map(|c| cursor::decode(c, query))
-            .transpose()?;
+        let start = query.cursor.as_ref().map(|c| cursor::decode(c, query)).transpose()?;
         let expr = key_condition(query, pk_attr, sk_attr);
         let request = self
             .client
@@ -399,24 +315,9 @@ impl ItemStore for DynamoDbStore {
             .scan_index_forward(!query.descending)
             .set_limit(query.limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
             .set_exclusive_start_key(start);
-        let output = self
-            .retry
-            .run("Query", || async {
-                request.clone().send().await.map_err(retry::classify)
-            })
-            .await?;
-        let cursor = output
-            .last_evaluated_key
-            .as_ref()
-            .map(cursor::encode)
-            .transpose()?
-            .map(Cursor);
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(item_from_av)
-            .collect::<Result<_, _>>()?;
+        let output = self.retry.run("Query", || async { request.clone().send().await.map_err(retry::classify) }).await?;
+        let cursor = output.last_evaluated_key.as_ref().map(cursor::encode).transpose()?.map(Cursor);
+        let items = output.items.unwrap_or_default().into_iter().map(item_from_av).collect::<Result<_, _>>()?;
         Ok(Page { items, cursor })
     }
 }
@@ -447,89 +348,51 @@ mod tests {
 
     #[test]
     fn throttling_and_server_errors_are_retried_others_are_answers() {
-        for code in [
-            "ProvisionedThroughputExceededException",
-            "ThrottlingException",
-            "RequestLimitExceeded",
-            "TransactionConflictException",
-        ] {
-            assert_eq!(
-                retried(&retry::classify(service_error(code, 400))),
-                Some(true),
-                "{code}"
-            );
+        for code in
+            ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "TransactionConflictException"]
+        {
+            assert_eq!(retried(&retry::classify(service_error(code, 400))), Some(true), "{code}");
         }
-        assert_eq!(
-            retried(&retry::classify(service_error("InternalServerError", 500))),
-            Some(false)
-        );
-        assert_eq!(
-            retried(&retry::classify(service_error("ServiceUnavailable", 503))),
-            Some(false)
-        );
+        assert_eq!(retried(&retry::classify(service_error("InternalServerError", 500))), Some(false));
+        assert_eq!(retried(&retry::classify(service_error("ServiceUnavailable", 503))), Some(false));
         let answer = |code, status| match retry::classify(service_error(code, status)) {
             Failure::Final(e) => e,
             Failure::Retry { detail, .. } => panic!("{code} retried: {detail}"),
         };
-        assert_eq!(
-            answer("ConditionalCheckFailedException", 400),
-            StoreError::ConditionFailed
-        );
-        assert!(matches!(
-            answer("ValidationException", 400),
-            StoreError::Invalid(_)
-        ));
-        assert!(matches!(
-            answer("AccessDeniedException", 400),
-            StoreError::Unavailable(_)
-        ));
+        assert_eq!(answer("ConditionalCheckFailedException", 400), StoreError::ConditionFailed);
+        assert!(matches!(answer("ValidationException", 400), StoreError::Invalid(_)));
+        assert!(matches!(answer("AccessDeniedException", 400), StoreError::Unavailable(_)));
     }
 
     fn canceled(codes: &[&str]) -> TransactionCanceledException {
         let mut builder = TransactionCanceledException::builder().message("canceled");
         for code in codes {
-            builder =
-                builder.cancellation_reasons(CancellationReason::builder().code(*code).build());
+            builder = builder.cancellation_reasons(CancellationReason::builder().code(*code).build());
         }
         builder.build()
     }
 
     #[test]
     fn cancellation_reasons_point_at_failed_conditions_and_conflicts_are_retried() {
-        let failure = cancellation(
-            3,
-            &canceled(&["None", "ConditionalCheckFailed", "TransactionConflict"]),
-        );
+        let failure = cancellation(3, &canceled(&["None", "ConditionalCheckFailed", "TransactionConflict"]));
         let Failure::Final(StoreError::TransactionCanceled { reasons }) = failure else {
             panic!("a failed condition is the answer");
         };
-        assert_eq!(
-            reasons,
-            vec![None, Some(CancelReason::ConditionFailed), None]
-        );
+        assert_eq!(reasons, vec![None, Some(CancelReason::ConditionFailed), None]);
         let conflict = cancellation(2, &canceled(&["None", "TransactionConflict"]));
         assert_eq!(retried(&conflict), Some(true));
         let refused = cancellation(1, &canceled(&["ValidationError"]));
         assert!(matches!(refused, Failure::Final(StoreError::Invalid(_))));
         let mismatched = cancellation(2, &canceled(&["ConditionalCheckFailed"]));
-        assert!(matches!(
-            mismatched,
-            Failure::Final(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(mismatched, Failure::Final(StoreError::Unavailable(_))));
     }
 
     #[test]
     fn conditions_map_to_expressions() {
         assert!(expression(Condition::None).text.is_none());
-        assert_eq!(
-            expression(Condition::Absent).text.as_deref(),
-            Some("attribute_not_exists(#pk)")
-        );
+        assert_eq!(expression(Condition::Absent).text.as_deref(), Some("attribute_not_exists(#pk)"));
         let version = expression(Condition::VersionEquals(7));
         assert_eq!(version.text.as_deref(), Some("#version = :version"));
-        assert_eq!(
-            version.values.and_then(|v| v.get(":version").cloned()),
-            Some(AttributeValue::N("7".into()))
-        );
+        assert_eq!(version.values.and_then(|v| v.get(":version").cloned()), Some(AttributeValue::N("7".into())));
     }
 }

@@ -23,11 +23,7 @@ impl Default for RetryPolicy {
     /// 5 attempts, 25 ms doubling, capped at 1 s: at most about 0.4 s of waiting on
     /// average, which a Lambda invocation can afford before the HTTP layer answers 503.
     fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(25),
-            max_delay: Duration::from_secs(1),
-        }
+        Self { max_attempts: 5, base_delay: Duration::from_millis(25), max_delay: Duration::from_secs(1) }
     }
 }
 
@@ -58,20 +54,12 @@ where
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             match service.err().code() {
-                Some("ConditionalCheckFailedException") => {
-                    Failure::Final(StoreError::ConditionFailed)
-                }
-                Some(code) if THROTTLING.contains(&code) => Failure::Retry {
-                    throttled: true,
-                    detail,
-                },
+                Some("ConditionalCheckFailedException") => Failure::Final(StoreError::ConditionFailed),
+                Some(code) if THROTTLING.contains(&code) => Failure::Retry { throttled: true, detail },
                 Some("ValidationException" | "SerializationException") => {
                     Failure::Final(StoreError::Invalid(format!("DynamoDB: {detail}")))
                 }
-                _ if status >= 500 => Failure::Retry {
-                    throttled: false,
-                    detail,
-                },
+                _ if status >= 500 => Failure::Retry { throttled: false, detail },
                 // Access denied, missing table, bad credentials: a deployment problem, not
                 // the request's; the service is unavailable until it is fixed.
                 _ => Failure::Final(StoreError::Unavailable(format!("DynamoDB: {detail}"))),
@@ -79,10 +67,7 @@ where
         }
         // Network failures and timeouts: may or may not have reached DynamoDB.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Failure::Retry {
-                throttled: false,
-                detail,
-            }
+            Failure::Retry { throttled: false, detail }
         }
         _ => Failure::Final(StoreError::Unavailable(format!("DynamoDB: {detail}"))),
     }
@@ -97,11 +82,7 @@ impl RetryPolicy {
 
     /// Runs `attempt` until it succeeds, fails for good, or the attempts run out. Backoff
     /// is "full jitter" (uniform in 0..=cap) so that throttled clients spread out.
-    pub(crate) async fn run<T, F, Fut>(
-        &self,
-        operation: &str,
-        mut attempt: F,
-    ) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T, StoreError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -118,9 +99,7 @@ impl RetryPolicy {
                         return Err(if throttled {
                             StoreError::Throttled { retry_after: cap }
                         } else {
-                            StoreError::Unavailable(format!(
-                                "{operation} failed {made} times; last: {detail}"
-                            ))
+                            StoreError::Unavailable(format!("{operation} failed {made} times; last: {detail}"))
                         });
                     }
                     let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
@@ -137,11 +116,7 @@ mod tests {
     use std::cell::Cell;
 
     fn fast() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(3),
-        }
+        RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(3) }
     }
 
     #[test]
@@ -159,16 +134,7 @@ mod tests {
             .run("Op", || {
                 calls.set(calls.get() + 1);
                 let n = calls.get();
-                async move {
-                    if n < 3 {
-                        Err(Failure::Retry {
-                            throttled: true,
-                            detail: "slow down".into(),
-                        })
-                    } else {
-                        Ok(n)
-                    }
-                }
+                async move { if n < 3 { Err(Failure::Retry { throttled: true, detail: "slow down".into() }) } else { Ok(n) } }
             })
             .await;
         assert_eq!(result, Ok(3));
@@ -180,32 +146,14 @@ mod tests {
         let throttled: Result<(), _> = fast()
             .run("Op", || {
                 calls.set(calls.get() + 1);
-                async {
-                    Err(Failure::Retry {
-                        throttled: true,
-                        detail: "x".into(),
-                    })
-                }
+                async { Err(Failure::Retry { throttled: true, detail: "x".into() }) }
             })
             .await;
         assert_eq!(calls.get(), 4);
-        assert_eq!(
-            throttled,
-            Err(StoreError::Throttled {
-                retry_after: Duration::from_millis(3)
-            })
-        );
-        let unavailable: Result<(), _> = fast()
-            .run("Op", || async {
-                Err(Failure::Retry {
-                    throttled: false,
-                    detail: "500".into(),
-                })
-            })
-            .await;
-        assert!(
-            matches!(unavailable, Err(StoreError::Unavailable(m)) if m.contains("Op failed 4 times"))
-        );
+        assert_eq!(throttled, Err(StoreError::Throttled { retry_after: Duration::from_millis(3) }));
+        let unavailable: Result<(), _> =
+            fast().run("Op", || async { Err(Failure::Retry { throttled: false, detail: "500".into() }) }).await;
+        assert!(matches!(unavailable, Err(StoreError::Unavailable(m)) if m.contains("Op failed 4 times")));
     }
 
     #[tokio::test]

@@ -53,8 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.spawn(async move {
             let mut i = worker;
             while i < writes {
-                let query = Query::index(item_store::GSI1, "USERNAME")
-                    .sort(SortKey::Equals(format!("user{i}@example.com")));
+                let query = Query::index(item_store::GSI1, "USERNAME").sort(SortKey::Equals(format!("user{i}@example.com")));
                 let page = store.query(&query).await?;
                 assert_eq!(page.items.len(), 1);
                 i += concurrency;

@@ -94,15 +94,9 @@ pub fn sort_key_range(partition: &[u8], sort: &SortKey) -> (Bound<Vec<u8>>, Boun
             let upper = after_all_starting_with(&at);
             (Bound::Included(at), upper)
         }
-        SortKey::Between(a, b) => (
-            Bound::Included(with_component(partition, a)),
-            after_all_starting_with(&with_component(partition, b)),
-        ),
+        SortKey::Between(a, b) => (Bound::Included(with_component(partition, a)), after_all_starting_with(&with_component(partition, b))),
         SortKey::Less(s) => (start(), Bound::Excluded(with_component(partition, s))),
-        SortKey::LessOrEqual(s) => (
-            start(),
-            after_all_starting_with(&with_component(partition, s)),
-        ),
+        SortKey::LessOrEqual(s) => (start(), after_all_starting_with(&with_component(partition, s))),
         SortKey::Greater(s) => {
             let lower = match prefix_end(&with_component(partition, s)) {
                 Some(after) => Bound::Included(after),
@@ -131,20 +125,7 @@ mod tests {
 
     #[test]
     fn encoding_preserves_tuple_order_with_nul_and_prefixes() {
-        let strings = [
-            "",
-            "\0",
-            "\0\0",
-            "\u{1}",
-            "a",
-            "a\0",
-            "a\0b",
-            "a\u{1}",
-            "ab",
-            "b",
-            "é",
-            "\u{10FFFF}",
-        ];
+        let strings = ["", "\0", "\0\0", "\u{1}", "a", "a\0", "a\0b", "a\u{1}", "ab", "b", "é", "\u{10FFFF}"];
         let mut pairs = Vec::new();
         for a in strings {
             for b in strings {
@@ -155,11 +136,7 @@ mod tests {
             for (x2, y2) in &pairs {
                 let k1 = item_key(&Key::new(*x1, *y1));
                 let k2 = item_key(&Key::new(*x2, *y2));
-                assert_eq!(
-                    k1.cmp(&k2),
-                    (x1, y1).cmp(&(x2, y2)),
-                    "{x1:?},{y1:?} vs {x2:?},{y2:?}"
-                );
+                assert_eq!(k1.cmp(&k2), (x1, y1).cmp(&(x2, y2)), "{x1:?},{y1:?} vs {x2:?},{y2:?}");
             }
         }
     }
@@ -169,23 +146,10 @@ mod tests {
         let partition = partition_prefix(None, "p");
         for prefix in ["", "a", "a\0", "\u{10FFFF}"] {
             let (lower, upper) = sort_key_range(&partition, &SortKey::Prefix(prefix.into()));
-            for sk in [
-                "",
-                "a",
-                "a\0",
-                "a\0z",
-                "ab",
-                "b",
-                "\u{10FFFF}",
-                "\u{10FFFF}x",
-            ] {
+            for sk in ["", "a", "a\0", "a\0z", "ab", "b", "\u{10FFFF}", "\u{10FFFF}x"] {
                 let k = item_key(&Key::new("p", sk));
                 let inside = (lower.as_ref(), upper.as_ref());
-                assert_eq!(
-                    std::ops::RangeBounds::<Vec<u8>>::contains(&inside, &k),
-                    sk.starts_with(prefix),
-                    "prefix {prefix:?} sk {sk:?}"
-                );
+                assert_eq!(std::ops::RangeBounds::<Vec<u8>>::contains(&inside, &k), sk.starts_with(prefix), "prefix {prefix:?} sk {sk:?}");
             }
         }
     }

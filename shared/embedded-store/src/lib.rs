@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use item_store::{
-    CancelReason, Condition, Cursor, INDEXES, Item, ItemStore, Key, Page, Query, StoreError,
-    TransactOp, index_key, validate_key, validate_query, validate_transaction,
+    CancelReason, Condition, Cursor, INDEXES, Item, ItemStore, Key, Page, Query, StoreError, TransactOp, index_key, validate_key,
+    validate_query, validate_transaction,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
@@ -65,10 +65,7 @@ struct PreparedOp {
 }
 
 enum PreparedWrite {
-    Put {
-        value: Vec<u8>,
-        index_entries: Vec<Vec<u8>>,
-    },
+    Put { value: Vec<u8>, index_entries: Vec<Vec<u8>> },
     Delete,
     Check,
 }
@@ -92,23 +89,17 @@ fn prepare(op: TransactOp) -> Result<PreparedOp, StoreError> {
     let condition = op.condition();
     let write = match op {
         TransactOp::Put { item, .. } => PreparedWrite::Put {
-            value: serde_json::to_vec(&item)
-                .map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?,
+            value: serde_json::to_vec(&item).map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?,
             index_entries: index_entries(&item),
         },
         TransactOp::Delete { .. } => PreparedWrite::Delete,
         TransactOp::Check { .. } => PreparedWrite::Check,
     };
-    Ok(PreparedOp {
-        key,
-        condition,
-        write,
-    })
+    Ok(PreparedOp { key, condition, write })
 }
 
 fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Unavailable(format!("embedded store: corrupt item: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Unavailable(format!("embedded store: corrupt item: {e}")))
 }
 
 impl EmbeddedStore {
@@ -116,9 +107,7 @@ impl EmbeddedStore {
     /// open at a time.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = Database::create(path).map_err(|e| {
-            StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display()))
-        })?;
+        let db = Database::create(path).map_err(|e| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display())))?;
         // Create the tables up front so that readers never meet a missing table.
         let txn = db.begin_write().map_err(unavailable("begin write"))?;
         txn.open_table(ITEMS).map_err(unavailable("open items"))?;
@@ -132,27 +121,15 @@ impl EmbeddedStore {
             .name("embedded-store-writer".into())
             .spawn(move || writer_loop(&writer_db, queue))
             .map_err(unavailable("starting the writer thread"))?;
-        Ok(Self {
-            db,
-            writes: Some(writes),
-            writer: Some(writer),
-        })
+        Ok(Self { db, writes: Some(writes), writer: Some(writer) })
     }
 
     async fn write(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
         let ops = ops.into_iter().map(prepare).collect::<Result<_, _>>()?;
         let (reply, answer) = oneshot::channel();
-        let writes = self
-            .writes
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("embedded store: closed".into()))?;
-        writes
-            .send(WriteRequest { ops, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("embedded store: writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("embedded store: writer stopped".into()))?
+        let writes = self.writes.as_ref().ok_or_else(|| StoreError::Unavailable("embedded store: closed".into()))?;
+        writes.send(WriteRequest { ops, reply }).await.map_err(|_| StoreError::Unavailable("embedded store: writer stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("embedded store: writer stopped".into()))?
     }
 
     /// A single put or delete: a one-operation transaction whose cancellation is reported
@@ -170,9 +147,7 @@ impl EmbeddedStore {
         F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || read(&db))
-            .await
-            .map_err(unavailable("read task"))?
+        tokio::task::spawn_blocking(move || read(&db)).await.map_err(unavailable("read task"))?
     }
 }
 
@@ -216,10 +191,7 @@ fn writer_loop(db: &Database, mut queue: mpsc::Receiver<WriteRequest>) {
 
 /// Applies every request of the batch in one write transaction and commits it. The outer
 /// error (storage failure) aborts the whole batch; the inner results are per request.
-fn commit_batch(
-    db: &Database,
-    batch: &[WriteRequest],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+fn commit_batch(db: &Database, batch: &[WriteRequest]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let txn = db.begin_write().map_err(unavailable("begin write"))?;
     let mut outcomes = Vec::with_capacity(batch.len());
     {
@@ -237,11 +209,7 @@ type Tbl<'t> = Table<'t, &'static [u8], &'static [u8]>;
 
 /// One request: every condition first (against the state left by earlier requests of the
 /// batch), then the writes, so a failed condition leaves no trace.
-fn apply(
-    items: &mut Tbl<'_>,
-    index: &mut Tbl<'_>,
-    ops: &[PreparedOp],
-) -> Result<Result<(), StoreError>, StoreError> {
+fn apply(items: &mut Tbl<'_>, index: &mut Tbl<'_>, ops: &[PreparedOp]) -> Result<Result<(), StoreError>, StoreError> {
     let mut current = Vec::with_capacity(ops.len());
     let mut reasons = Vec::with_capacity(ops.len());
     for op in ops {
@@ -262,29 +230,18 @@ fn apply(
         }
         if let Some(old) = &stored {
             for entry in index_entries(old) {
-                index
-                    .remove(entry.as_slice())
-                    .map_err(unavailable("remove index entry"))?;
+                index.remove(entry.as_slice()).map_err(unavailable("remove index entry"))?;
             }
         }
         match &op.write {
-            PreparedWrite::Put {
-                value,
-                index_entries,
-            } => {
-                items
-                    .insert(op.key.as_slice(), value.as_slice())
-                    .map_err(unavailable("insert item"))?;
+            PreparedWrite::Put { value, index_entries } => {
+                items.insert(op.key.as_slice(), value.as_slice()).map_err(unavailable("insert item"))?;
                 for entry in index_entries {
-                    index
-                        .insert(entry.as_slice(), op.key.as_slice())
-                        .map_err(unavailable("insert index entry"))?;
+                    index.insert(entry.as_slice(), op.key.as_slice()).map_err(unavailable("insert index entry"))?;
                 }
             }
             PreparedWrite::Delete => {
-                items
-                    .remove(op.key.as_slice())
-                    .map_err(unavailable("remove item"))?;
+                items.remove(op.key.as_slice()).map_err(unavailable("remove item"))?;
             }
             PreparedWrite::Check => {}
         }
@@ -299,9 +256,7 @@ fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
     let (mut lower, mut upper) = keys::sort_key_range(&partition, &query.sort);
     if let Some(Cursor(after)) = &query.cursor {
         if !after.starts_with(&partition) {
-            return Err(StoreError::Invalid(
-                "cursor does not belong to this query".into(),
-            ));
+            return Err(StoreError::Invalid("cursor does not belong to this query".into()));
         }
         // Keys are unique, so the cursor (the last key returned) is excluded.
         if query.descending {
@@ -320,16 +275,9 @@ fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
     } else {
         txn.open_table(ITEMS).map_err(unavailable("open items"))?
     };
-    let bounds = (
-        lower.as_ref().map(Vec::as_slice),
-        upper.as_ref().map(Vec::as_slice),
-    );
+    let bounds = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
     let range = table.range::<&[u8]>(bounds).map_err(unavailable("range"))?;
-    let entries: Box<dyn Iterator<Item = _>> = if query.descending {
-        Box::new(range.rev())
-    } else {
-        Box::new(range)
-    };
+    let entries: Box<dyn Iterator<Item = _>> = if query.descending { Box::new(range.rev()) } else { Box::new(range) };
 
     let limit = query.limit.map_or(usize::MAX, |l| l as usize);
     let mut page = Page::default();
@@ -346,9 +294,7 @@ fn run_query(db: &Database, query: &Query) -> Result<Page, StoreError> {
             let stored = items
                 .get(value.value())
                 .map_err(unavailable("get"))?
-                .ok_or_else(|| {
-                    StoreError::Unavailable("embedded store: index entry without item".into())
-                })?;
+                .ok_or_else(|| StoreError::Unavailable("embedded store: index entry without item".into()))?;
             bytes += stored.value().len();
             decode(stored.value())?
         } else {

@@ -18,8 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::{
-    Attributes, CancelReason, Condition, Cursor, GSI1, Item, ItemStore, Key, MAX_TRANSACT_OPS,
-    Page, Query, SortKey, StoreError, TransactOp,
+    Attributes, CancelReason, Condition, Cursor, GSI1, Item, ItemStore, Key, MAX_TRANSACT_OPS, Page, Query, SortKey, StoreError, TransactOp,
 };
 
 /// How long an index query may lag behind a write before a case fails.
@@ -72,10 +71,7 @@ pub async fn run_all<S: ItemStore + 'static>(store: &Arc<S>) {
 /// A partition-key prefix unique to this case and run.
 fn prefix(case: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("contract/{case}/{}-{nanos:x}-{n}", std::process::id())
 }
@@ -181,44 +177,21 @@ pub async fn conditions_on_put<S: ItemStore + 'static>(store: &Arc<S>) {
     let v = |n: u64| item(&pk, "item", json!({"version": n}));
 
     for condition in [Condition::Present, Condition::VersionEquals(0)] {
-        assert_eq!(
-            store.put(v(1), condition).await,
-            Err(StoreError::ConditionFailed),
-            "{condition:?} on a missing item"
-        );
+        assert_eq!(store.put(v(1), condition).await, Err(StoreError::ConditionFailed), "{condition:?} on a missing item");
         assert_eq!(must_get(store, &key).await, None, "{condition:?} wrote");
     }
     must_put(store, v(1), Condition::Absent).await;
-    assert_eq!(
-        store.put(v(9), Condition::Absent).await,
-        Err(StoreError::ConditionFailed)
-    );
+    assert_eq!(store.put(v(9), Condition::Absent).await, Err(StoreError::ConditionFailed));
     must_put(store, v(2), Condition::Present).await;
-    assert_eq!(
-        store.put(v(9), Condition::VersionEquals(1)).await,
-        Err(StoreError::ConditionFailed)
-    );
+    assert_eq!(store.put(v(9), Condition::VersionEquals(1)).await, Err(StoreError::ConditionFailed));
     assert_eq!(must_get(store, &key).await, Some(v(2)));
     must_put(store, v(3), Condition::VersionEquals(2)).await;
     assert_eq!(must_get(store, &key).await, Some(v(3)));
 
     // VersionEquals fails on an item without a numeric version.
     let other = Key::new(&pk, "unversioned");
-    must_put(
-        store,
-        item(&pk, "unversioned", json!({"version": "3"})),
-        Condition::None,
-    )
-    .await;
-    assert_eq!(
-        store
-            .put(
-                item(&pk, "unversioned", json!({})),
-                Condition::VersionEquals(3)
-            )
-            .await,
-        Err(StoreError::ConditionFailed)
-    );
+    must_put(store, item(&pk, "unversioned", json!({"version": "3"})), Condition::None).await;
+    assert_eq!(store.put(item(&pk, "unversioned", json!({})), Condition::VersionEquals(3)).await, Err(StoreError::ConditionFailed));
     assert!(must_get(store, &other).await.is_some());
 }
 
@@ -226,25 +199,15 @@ pub async fn conditions_on_put<S: ItemStore + 'static>(store: &Arc<S>) {
 pub async fn conditions_on_delete<S: ItemStore + 'static>(store: &Arc<S>) {
     let pk = prefix("conditions_on_delete");
     let key = Key::new(&pk, "item");
-    assert_eq!(
-        store.delete(&key, Condition::Present).await,
-        Err(StoreError::ConditionFailed)
-    );
+    assert_eq!(store.delete(&key, Condition::Present).await, Err(StoreError::ConditionFailed));
     assert_eq!(store.delete(&key, Condition::Absent).await, Ok(()));
     let stored = item(&pk, "item", json!({"version": 5}));
     must_put(store, stored.clone(), Condition::Absent).await;
     for condition in [Condition::Absent, Condition::VersionEquals(4)] {
-        assert_eq!(
-            store.delete(&key, condition).await,
-            Err(StoreError::ConditionFailed),
-            "{condition:?}"
-        );
+        assert_eq!(store.delete(&key, condition).await, Err(StoreError::ConditionFailed), "{condition:?}");
         assert_eq!(must_get(store, &key).await, Some(stored.clone()));
     }
-    assert_eq!(
-        store.delete(&key, Condition::VersionEquals(5)).await,
-        Ok(())
-    );
+    assert_eq!(store.delete(&key, Condition::VersionEquals(5)).await, Ok(()));
     assert_eq!(must_get(store, &key).await, None);
     must_put(store, stored, Condition::Absent).await;
     assert_eq!(store.delete(&key, Condition::Present).await, Ok(()));
@@ -256,31 +219,11 @@ pub async fn validation<S: ItemStore + 'static>(store: &Arc<S>) {
     let pk = prefix("validation");
     let invalid = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Invalid(_)));
     let huge = "x".repeat(crate::MAX_ITEM_BYTES);
-    assert!(invalid(
-        store
-            .put(item(&pk, "huge", json!({"data": huge})), Condition::None)
-            .await
-    ));
-    assert!(invalid(
-        store
-            .put(item(&pk, "bad", json!({"pk": "other"})), Condition::None)
-            .await
-    ));
-    assert!(invalid(
-        store
-            .put(
-                item(&pk, "bad", json!({"gsi1pk": 5, "gsi1sk": "x"})),
-                Condition::None
-            )
-            .await
-    ));
-    assert!(invalid(
-        store.put(item(&pk, "", json!({})), Condition::None).await
-    ));
-    assert_eq!(
-        must_query(store, &Query::partition(&pk)).await.items,
-        vec![]
-    );
+    assert!(invalid(store.put(item(&pk, "huge", json!({"data": huge})), Condition::None).await));
+    assert!(invalid(store.put(item(&pk, "bad", json!({"pk": "other"})), Condition::None).await));
+    assert!(invalid(store.put(item(&pk, "bad", json!({"gsi1pk": 5, "gsi1sk": "x"})), Condition::None).await));
+    assert!(invalid(store.put(item(&pk, "", json!({})), Condition::None).await));
+    assert_eq!(must_query(store, &Query::partition(&pk)).await.items, vec![]);
 }
 
 /// A transaction with one failing condition writes nothing, and its cancellation reasons
@@ -290,32 +233,15 @@ pub async fn transaction_all_or_nothing<S: ItemStore + 'static>(store: &Arc<S>) 
     let a = item(&pk, "a", json!({"version": 1}));
     must_put(store, a.clone(), Condition::Absent).await;
     let ops = vec![
-        TransactOp::Put {
-            item: item(&pk, "b", json!({"version": 1})),
-            condition: Condition::Absent,
-        },
-        TransactOp::Put {
-            item: item(&pk, "a", json!({"version": 3})),
-            condition: Condition::VersionEquals(2),
-        },
-        TransactOp::Delete {
-            key: Key::new(&pk, "c"),
-            condition: Condition::Present,
-        },
-        TransactOp::Put {
-            item: item(&pk, "d", json!({})),
-            condition: Condition::None,
-        },
+        TransactOp::Put { item: item(&pk, "b", json!({"version": 1})), condition: Condition::Absent },
+        TransactOp::Put { item: item(&pk, "a", json!({"version": 3})), condition: Condition::VersionEquals(2) },
+        TransactOp::Delete { key: Key::new(&pk, "c"), condition: Condition::Present },
+        TransactOp::Put { item: item(&pk, "d", json!({})), condition: Condition::None },
     ];
     assert_eq!(
         store.transact(ops).await,
         Err(StoreError::TransactionCanceled {
-            reasons: vec![
-                None,
-                Some(CancelReason::ConditionFailed),
-                Some(CancelReason::ConditionFailed),
-                None
-            ]
+            reasons: vec![None, Some(CancelReason::ConditionFailed), Some(CancelReason::ConditionFailed), None]
         })
     );
     assert_eq!(must_get(store, &Key::new(&pk, "b")).await, None);
@@ -325,40 +251,19 @@ pub async fn transaction_all_or_nothing<S: ItemStore + 'static>(store: &Arc<S>) 
     let a2 = item(&pk, "a", json!({"version": 2}));
     let b = item(&pk, "b", json!({"version": 1}));
     let ops = vec![
-        TransactOp::Put {
-            item: a2.clone(),
-            condition: Condition::VersionEquals(1),
-        },
-        TransactOp::Put {
-            item: b.clone(),
-            condition: Condition::Absent,
-        },
-        TransactOp::Delete {
-            key: Key::new(&pk, "c"),
-            condition: Condition::Absent,
-        },
+        TransactOp::Put { item: a2.clone(), condition: Condition::VersionEquals(1) },
+        TransactOp::Put { item: b.clone(), condition: Condition::Absent },
+        TransactOp::Delete { key: Key::new(&pk, "c"), condition: Condition::Absent },
     ];
     assert_eq!(store.transact(ops).await, Ok(()));
-    assert_eq!(
-        must_query(store, &Query::partition(&pk)).await.items,
-        vec![a2, b]
-    );
+    assert_eq!(must_query(store, &Query::partition(&pk)).await.items, vec![a2, b]);
 
     let ops = vec![
-        TransactOp::Delete {
-            key: Key::new(&pk, "a"),
-            condition: Condition::VersionEquals(2),
-        },
-        TransactOp::Delete {
-            key: Key::new(&pk, "b"),
-            condition: Condition::Present,
-        },
+        TransactOp::Delete { key: Key::new(&pk, "a"), condition: Condition::VersionEquals(2) },
+        TransactOp::Delete { key: Key::new(&pk, "b"), condition: Condition::Present },
     ];
     assert_eq!(store.transact(ops).await, Ok(()));
-    assert_eq!(
-        must_query(store, &Query::partition(&pk)).await.items,
-        vec![]
-    );
+    assert_eq!(must_query(store, &Query::partition(&pk)).await.items, vec![]);
 }
 
 /// `Check` operations gate a transaction without writing their item.
@@ -367,51 +272,26 @@ pub async fn transaction_check_ops<S: ItemStore + 'static>(store: &Arc<S>) {
     let group = item(&pk, "group", json!({"version": 7}));
     must_put(store, group.clone(), Condition::Absent).await;
     let member = item(&pk, "member#1", json!({}));
-    let check = |condition| TransactOp::Check {
-        key: Key::new(&pk, "group"),
-        condition,
-    };
-    let add = || TransactOp::Put {
-        item: member.clone(),
-        condition: Condition::Absent,
-    };
+    let check = |condition| TransactOp::Check { key: Key::new(&pk, "group"), condition };
+    let add = || TransactOp::Put { item: member.clone(), condition: Condition::Absent };
 
-    for (condition, reason) in [
-        (Condition::Absent, Some(CancelReason::ConditionFailed)),
-        (
-            Condition::VersionEquals(6),
-            Some(CancelReason::ConditionFailed),
-        ),
-    ] {
+    for (condition, reason) in
+        [(Condition::Absent, Some(CancelReason::ConditionFailed)), (Condition::VersionEquals(6), Some(CancelReason::ConditionFailed))]
+    {
         assert_eq!(
             store.transact(vec![add(), check(condition)]).await,
-            Err(StoreError::TransactionCanceled {
-                reasons: vec![None, reason]
-            }),
+            Err(StoreError::TransactionCanceled { reasons: vec![None, reason] }),
             "{condition:?}"
         );
         assert_eq!(must_get(store, &member.key).await, None);
     }
-    let missing = TransactOp::Check {
-        key: Key::new(&pk, "nobody"),
-        condition: Condition::Present,
-    };
+    let missing = TransactOp::Check { key: Key::new(&pk, "nobody"), condition: Condition::Present };
     assert_eq!(
         store.transact(vec![missing, add()]).await,
-        Err(StoreError::TransactionCanceled {
-            reasons: vec![Some(CancelReason::ConditionFailed), None]
-        })
+        Err(StoreError::TransactionCanceled { reasons: vec![Some(CancelReason::ConditionFailed), None] })
     );
-    assert_eq!(
-        store
-            .transact(vec![check(Condition::VersionEquals(7)), add()])
-            .await,
-        Ok(())
-    );
-    assert_eq!(
-        store.transact(vec![check(Condition::Present)]).await,
-        Ok(())
-    );
+    assert_eq!(store.transact(vec![check(Condition::VersionEquals(7)), add()]).await, Ok(()));
+    assert_eq!(store.transact(vec![check(Condition::Present)]).await, Ok(()));
     assert_eq!(must_get(store, &member.key).await, Some(member));
     assert_eq!(must_get(store, &group.key).await, Some(group));
     assert_eq!(must_get(store, &Key::new(&pk, "nobody")).await, None);
@@ -421,50 +301,23 @@ pub async fn transaction_check_ops<S: ItemStore + 'static>(store: &Arc<S>) {
 /// `Invalid`.
 pub async fn transaction_limits<S: ItemStore + 'static>(store: &Arc<S>) {
     let pk = prefix("transaction_limits");
-    let put = |i: usize| TransactOp::Put {
-        item: item(&pk, &format!("i{i:03}"), json!({"n": i})),
-        condition: Condition::Absent,
-    };
+    let put = |i: usize| TransactOp::Put { item: item(&pk, &format!("i{i:03}"), json!({"n": i})), condition: Condition::Absent };
     let invalid = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Invalid(_)));
     assert!(invalid(store.transact(vec![]).await));
-    assert!(invalid(
-        store
-            .transact((0..=MAX_TRANSACT_OPS).map(put).collect())
-            .await
-    ));
+    assert!(invalid(store.transact((0..=MAX_TRANSACT_OPS).map(put).collect()).await));
     assert!(invalid(store.transact(vec![put(1), put(1)]).await));
-    let unconditioned = TransactOp::Check {
-        key: Key::new(&pk, "x"),
-        condition: Condition::None,
-    };
+    let unconditioned = TransactOp::Check { key: Key::new(&pk, "x"), condition: Condition::None };
     assert!(invalid(store.transact(vec![unconditioned]).await));
-    assert_eq!(
-        must_query(store, &Query::partition(&pk)).await.items,
-        vec![]
-    );
-    assert_eq!(
-        store
-            .transact((0..MAX_TRANSACT_OPS).map(put).collect())
-            .await,
-        Ok(())
-    );
-    assert_eq!(
-        query_all(store, Query::partition(&pk)).await.len(),
-        MAX_TRANSACT_OPS
-    );
+    assert_eq!(must_query(store, &Query::partition(&pk)).await.items, vec![]);
+    assert_eq!(store.transact((0..MAX_TRANSACT_OPS).map(put).collect()).await, Ok(()));
+    assert_eq!(query_all(store, Query::partition(&pk)).await.len(), MAX_TRANSACT_OPS);
 }
 
 /// Every sort-key condition, both directions, and partition boundaries.
 pub async fn query_sort_key_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
     let pk = prefix("query_sort_key_conditions");
     let keys = ["a", "a#1", "a#2", "b", "b#1", "c", "é"];
-    let ops = keys
-        .iter()
-        .map(|sk| TransactOp::Put {
-            item: item(&pk, sk, json!({})),
-            condition: Condition::Absent,
-        })
-        .collect();
+    let ops = keys.iter().map(|sk| TransactOp::Put { item: item(&pk, sk, json!({})), condition: Condition::Absent }).collect();
     assert_eq!(store.transact(ops).await, Ok(()));
     // Neighbouring partitions must not leak in.
     for neighbour in [format!("{pk}a"), format!("{pk}\u{0}")] {
@@ -478,10 +331,7 @@ pub async fn query_sort_key_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
         (SortKey::Prefix(s("a#")), vec!["a#1", "a#2"]),
         (SortKey::Prefix(s("a")), vec!["a", "a#1", "a#2"]),
         (SortKey::Prefix(s("d")), vec![]),
-        (
-            SortKey::Between(s("a#2"), s("b#1")),
-            vec!["a#2", "b", "b#1"],
-        ),
+        (SortKey::Between(s("a#2"), s("b#1")), vec!["a#2", "b", "b#1"]),
         (SortKey::Between(s("a#3"), s("b")), vec!["b"]),
         (SortKey::Less(s("b")), vec!["a", "a#1", "a#2"]),
         (SortKey::LessOrEqual(s("b")), vec!["a", "a#1", "a#2", "b"]),
@@ -490,18 +340,10 @@ pub async fn query_sort_key_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
     ];
     for (sort, expected) in cases {
         let query = Query::partition(&pk).sort(sort.clone());
-        assert_eq!(
-            sort_keys(&query_all(store, query.clone()).await),
-            expected,
-            "{sort:?}"
-        );
+        assert_eq!(sort_keys(&query_all(store, query.clone()).await), expected, "{sort:?}");
         let mut reversed = expected.clone();
         reversed.reverse();
-        assert_eq!(
-            sort_keys(&query_all(store, query.descending().limit(2)).await),
-            reversed,
-            "{sort:?} descending"
-        );
+        assert_eq!(sort_keys(&query_all(store, query.descending().limit(2)).await), reversed, "{sort:?} descending");
     }
 }
 
@@ -509,13 +351,8 @@ pub async fn query_sort_key_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
 async fn two_hundred_fifty<S: ItemStore>(store: &S, pk: &str) -> Vec<String> {
     let sks: Vec<String> = (0..250).map(|i| format!("item#{i:04}")).collect();
     for chunk in sks.chunks(MAX_TRANSACT_OPS) {
-        let ops = chunk
-            .iter()
-            .map(|sk| TransactOp::Put {
-                item: item(pk, sk, json!({"payload": sk})),
-                condition: Condition::Absent,
-            })
-            .collect();
+        let ops =
+            chunk.iter().map(|sk| TransactOp::Put { item: item(pk, sk, json!({"payload": sk})), condition: Condition::Absent }).collect();
         assert_eq!(store.transact(ops).await, Ok(()));
     }
     sks
@@ -531,15 +368,7 @@ pub async fn query_paging_ascending<S: ItemStore + 'static>(store: &Arc<S>) {
     }
     let got = sort_keys(&query_all(store, Query::partition(&pk)).await);
     assert_eq!(got, sks, "no limit");
-    let prefixed = sort_keys(
-        &query_all(
-            store,
-            Query::partition(&pk)
-                .sort(SortKey::Prefix("item#01".into()))
-                .limit(9),
-        )
-        .await,
-    );
+    let prefixed = sort_keys(&query_all(store, Query::partition(&pk).sort(SortKey::Prefix("item#01".into())).limit(9)).await);
     assert_eq!(prefixed, sks[100..200].to_vec());
     let first = must_query(store, &Query::partition(&pk).limit(3)).await;
     assert_eq!(sort_keys(&first.items), sks[..3].to_vec());
@@ -552,19 +381,12 @@ pub async fn query_paging_descending<S: ItemStore + 'static>(store: &Arc<S>) {
     let mut sks = two_hundred_fifty(store, &pk).await;
     sks.reverse();
     for limit in [1, 7, 100, 250] {
-        let got =
-            sort_keys(&query_all(store, Query::partition(&pk).limit(limit).descending()).await);
+        let got = sort_keys(&query_all(store, Query::partition(&pk).limit(limit).descending()).await);
         assert_eq!(got, sks, "limit {limit}");
     }
     let ranged = sort_keys(
-        &query_all(
-            store,
-            Query::partition(&pk)
-                .sort(SortKey::Between("item#0010".into(), "item#0200".into()))
-                .limit(13)
-                .descending(),
-        )
-        .await,
+        &query_all(store, Query::partition(&pk).sort(SortKey::Between("item#0010".into(), "item#0200".into())).limit(13).descending())
+            .await,
     );
     assert_eq!(ranged, sks[49..=239].to_vec());
 }
@@ -580,10 +402,7 @@ pub async fn query_foreign_cursor_rejected<S: ItemStore + 'static>(store: &Arc<S
     }
     let page = must_query(store, &Query::partition(&pk).limit(1)).await;
     let query = Query::partition(&other).limit(1).after(page.cursor);
-    assert!(matches!(
-        store.query(&query).await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.query(&query).await, Err(StoreError::Invalid(_))));
 }
 
 /// Items appear in an index when they have its key attributes, move when the index key
@@ -592,66 +411,31 @@ pub async fn index_query_and_maintenance<S: ItemStore + 'static>(store: &Arc<S>)
     let pk = prefix("index_query_and_maintenance");
     let ipk = format!("{pk}/byName");
     let other_ipk = format!("{pk}/other");
-    let user = |sk: &str, name: &str, ipk: &str| {
-        item(
-            &pk,
-            sk,
-            json!({"gsi1pk": ipk, "gsi1sk": name, "version": 1}),
-        )
-    };
+    let user = |sk: &str, name: &str, ipk: &str| item(&pk, sk, json!({"gsi1pk": ipk, "gsi1sk": name, "version": 1}));
     must_put(store, user("u1", "carol", &ipk), Condition::Absent).await;
     must_put(store, user("u2", "alice", &ipk), Condition::Absent).await;
     must_put(store, user("u3", "bob", &ipk), Condition::Absent).await;
-    must_put(
-        store,
-        item(&pk, "u4", json!({"gsi1pk": ipk})),
-        Condition::Absent,
-    )
-    .await;
+    must_put(store, item(&pk, "u4", json!({"gsi1pk": ipk})), Condition::Absent).await;
     let by_name = Query::index(GSI1, &ipk);
     // Index queries return whole items, ordered by the index sort key.
     index_settles(store, by_name.clone(), &["u2", "u3", "u1"]).await;
     let page = must_query(store, &by_name.clone().sort(SortKey::Equals("bob".into()))).await;
     assert_eq!(page.items, vec![user("u3", "bob", &ipk)]);
-    index_settles(
-        store,
-        by_name.clone().sort(SortKey::Prefix("b".into())),
-        &["u3"],
-    )
-    .await;
-    index_settles(
-        store,
-        by_name.clone().descending().limit(1),
-        &["u1", "u3", "u2"],
-    )
-    .await;
+    index_settles(store, by_name.clone().sort(SortKey::Prefix("b".into())), &["u3"]).await;
+    index_settles(store, by_name.clone().descending().limit(1), &["u1", "u3", "u2"]).await;
 
     must_put(store, user("u2", "dave", &ipk), Condition::VersionEquals(1)).await;
     index_settles(store, by_name.clone(), &["u3", "u1", "u2"]).await;
     must_put(store, user("u3", "bob", &other_ipk), Condition::Present).await;
     index_settles(store, by_name.clone(), &["u1", "u2"]).await;
     index_settles(store, Query::index(GSI1, &other_ipk), &["u3"]).await;
-    must_put(
-        store,
-        item(&pk, "u1", json!({"version": 2})),
-        Condition::Present,
-    )
-    .await;
+    must_put(store, item(&pk, "u1", json!({"version": 2})), Condition::Present).await;
     index_settles(store, by_name.clone(), &["u2"]).await;
-    assert_eq!(
-        store.delete(&Key::new(&pk, "u2"), Condition::Present).await,
-        Ok(())
-    );
+    assert_eq!(store.delete(&Key::new(&pk, "u2"), Condition::Present).await, Ok(()));
     index_settles(store, by_name.clone(), &[]).await;
     let ops = vec![
-        TransactOp::Put {
-            item: user("u5", "erin", &ipk),
-            condition: Condition::Absent,
-        },
-        TransactOp::Delete {
-            key: Key::new(&pk, "u3"),
-            condition: Condition::Present,
-        },
+        TransactOp::Put { item: user("u5", "erin", &ipk), condition: Condition::Absent },
+        TransactOp::Delete { key: Key::new(&pk, "u3"), condition: Condition::Present },
     ];
     assert_eq!(store.transact(ops).await, Ok(()));
     index_settles(store, by_name, &["u5"]).await;
@@ -666,11 +450,7 @@ pub async fn index_paging_with_ties<S: ItemStore + 'static>(store: &Arc<S>) {
     let ipk = format!("{pk}/idx");
     let ops: Vec<TransactOp> = (0..30)
         .map(|i| TransactOp::Put {
-            item: item(
-                &format!("{pk}/{}", i % 3),
-                &format!("m{i:02}"),
-                json!({"gsi2pk": ipk, "gsi2sk": format!("t{}", i % 4)}),
-            ),
+            item: item(&format!("{pk}/{}", i % 3), &format!("m{i:02}"), json!({"gsi2pk": ipk, "gsi2sk": format!("t{}", i % 4)})),
             condition: Condition::Absent,
         })
         .collect();
@@ -709,12 +489,7 @@ pub async fn concurrent_creates_one_wins<S: ItemStore + 'static>(store: &Arc<S>)
         let store = Arc::clone(store);
         let pk = pk.clone();
         tasks.spawn(async move {
-            let result = store
-                .put(
-                    item(&pk, "user", json!({"writer": writer})),
-                    Condition::Absent,
-                )
-                .await;
+            let result = store.put(item(&pk, "user", json!({"writer": writer})), Condition::Absent).await;
             (writer, result)
         });
     }
@@ -729,10 +504,7 @@ pub async fn concurrent_creates_one_wins<S: ItemStore + 'static>(store: &Arc<S>)
     }
     assert_eq!(winners.len(), 1, "winners: {winners:?}");
     let stored = must_get(store, &Key::new(&pk, "user")).await;
-    assert_eq!(
-        stored.and_then(|i| i.attrs.get("writer").and_then(Value::as_u64)),
-        Some(winners[0])
-    );
+    assert_eq!(stored.and_then(|i| i.attrs.get("writer").and_then(Value::as_u64)), Some(winners[0]));
 }
 
 /// 10 concurrent read-increment-write loops with `VersionEquals`: no increment is lost.
@@ -740,31 +512,17 @@ pub async fn optimistic_concurrency_increments<S: ItemStore + 'static>(store: &A
     let pk = prefix("optimistic_concurrency_increments");
     let key = Key::new(&pk, "counter");
     let initial = 3;
-    must_put(
-        store,
-        item(&pk, "counter", json!({"version": initial, "count": 0})),
-        Condition::Absent,
-    )
-    .await;
+    must_put(store, item(&pk, "counter", json!({"version": initial, "count": 0})), Condition::Absent).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..10 {
         let store = Arc::clone(store);
         let key = key.clone();
         tasks.spawn(async move {
             for attempt in 0..1000 {
-                let current = must_get(&*store, &key)
-                    .await
-                    .unwrap_or_else(|| panic!("counter vanished"));
+                let current = must_get(&*store, &key).await.unwrap_or_else(|| panic!("counter vanished"));
                 let version = current.version().unwrap_or_else(|| panic!("no version"));
-                let count = current
-                    .attrs
-                    .get("count")
-                    .and_then(Value::as_u64)
-                    .unwrap_or_else(|| panic!("no count"));
-                let next = Item::new(
-                    key.clone(),
-                    attrs(json!({"version": version + 1, "count": count + 1})),
-                );
+                let count = current.attrs.get("count").and_then(Value::as_u64).unwrap_or_else(|| panic!("no count"));
+                let next = Item::new(key.clone(), attrs(json!({"version": version + 1, "count": count + 1})));
                 match store.put(next, Condition::VersionEquals(version)).await {
                     Ok(()) => return attempt,
                     Err(StoreError::ConditionFailed) => tokio::task::yield_now().await,
@@ -779,9 +537,7 @@ pub async fn optimistic_concurrency_increments<S: ItemStore + 'static>(store: &A
             panic!("task failed: {e}");
         }
     }
-    let last = must_get(store, &key)
-        .await
-        .unwrap_or_else(|| panic!("counter vanished"));
+    let last = must_get(store, &key).await.unwrap_or_else(|| panic!("counter vanished"));
     assert_eq!(last.version(), Some(initial + 10));
     assert_eq!(last.attrs.get("count").and_then(Value::as_u64), Some(10));
 }

@@ -78,28 +78,17 @@ impl<S: ItemStore> ItemStore for CountingStore<S> {
         self.inner.get(key)
     }
 
-    fn put(
-        &self,
-        item: Item,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.put.fetch_add(1, Ordering::Relaxed);
         self.inner.put(item, condition)
     }
 
-    fn delete(
-        &self,
-        key: &Key,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn delete(&self, key: &Key, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.delete.fetch_add(1, Ordering::Relaxed);
         self.inner.delete(key, condition)
     }
 
-    fn transact(
-        &self,
-        ops: Vec<TransactOp>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn transact(&self, ops: Vec<TransactOp>) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.transact.fetch_add(1, Ordering::Relaxed);
         self.inner.transact(ops)
     }

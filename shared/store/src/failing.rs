@@ -31,10 +31,7 @@ pub struct FailingStore<S> {
 
 impl<S> FailingStore<S> {
     pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            pending: Mutex::new(None),
-        }
+        Self { inner, pending: Mutex::new(None) }
     }
 
     pub fn inner(&self) -> &S {
@@ -48,9 +45,7 @@ impl<S> FailingStore<S> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Fault, u32)>> {
         // A poisoned lock only means a test panicked elsewhere; the state is still usable.
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The injected error for this call, if any (and counts it down).
@@ -133,16 +128,8 @@ mod tests {
         let store = CountingStore::new(FailingStore::new(Empty));
         store.inner().fail_next(2, Fault::Unavailable);
         let key = Key::new("p", "s");
-        assert!(matches!(
-            store.get(&key).await,
-            Err(StoreError::Unavailable(_))
-        ));
-        assert!(
-            store
-                .put(Item::new(key.clone(), Default::default()), Condition::None)
-                .await
-                .is_err()
-        );
+        assert!(matches!(store.get(&key).await, Err(StoreError::Unavailable(_))));
+        assert!(store.put(Item::new(key.clone(), Default::default()), Condition::None).await.is_err());
         assert_eq!(store.get(&key).await, Ok(None));
         let counts = store.take();
         assert_eq!((counts.get, counts.put, counts.total()), (2, 1, 3));
@@ -150,9 +137,6 @@ mod tests {
         let retry_after = Duration::from_millis(5);
         store.inner().fail_next(1, Fault::Throttled { retry_after });
         let handle = tokio::spawn(async move { store.query(&Query::partition("p")).await });
-        assert_eq!(
-            handle.await.ok(),
-            Some(Err(StoreError::Throttled { retry_after }))
-        );
+        assert_eq!(handle.await.ok(), Some(Err(StoreError::Throttled { retry_after })));
     }
 }

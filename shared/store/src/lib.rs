@@ -32,8 +32,7 @@ pub mod contract;
 pub use counting::{CountingStore, RoundTrips};
 pub use failing::{FailingStore, Fault};
 pub use validate::{
-    MAX_ITEM_BYTES, MAX_TRANSACT_OPS, index_key, item_size, validate_item, validate_key,
-    validate_query, validate_transaction,
+    MAX_ITEM_BYTES, MAX_TRANSACT_OPS, index_key, item_size, validate_item, validate_key, validate_query, validate_transaction,
 };
 
 /// The attributes of an item (everything but its key).
@@ -55,10 +54,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -104,18 +100,10 @@ pub struct Index {
 }
 
 /// First general-purpose global secondary index.
-pub const GSI1: Index = Index {
-    name: "gsi1",
-    pk_attr: "gsi1pk",
-    sk_attr: "gsi1sk",
-};
+pub const GSI1: Index = Index { name: "gsi1", pk_attr: "gsi1pk", sk_attr: "gsi1sk" };
 
 /// Second general-purpose global secondary index.
-pub const GSI2: Index = Index {
-    name: "gsi2",
-    pk_attr: "gsi2pk",
-    sk_attr: "gsi2sk",
-};
+pub const GSI2: Index = Index { name: "gsi2", pk_attr: "gsi2pk", sk_attr: "gsi2sk" };
 
 /// Every secondary index of the table. Index projections are ALL: index queries return
 /// whole items.
@@ -177,9 +165,7 @@ impl TransactOp {
 
     pub fn condition(&self) -> Condition {
         match self {
-            TransactOp::Put { condition, .. }
-            | TransactOp::Delete { condition, .. }
-            | TransactOp::Check { condition, .. } => *condition,
+            TransactOp::Put { condition, .. } | TransactOp::Delete { condition, .. } | TransactOp::Check { condition, .. } => *condition,
         }
     }
 }
@@ -237,22 +223,12 @@ pub struct Query {
 impl Query {
     /// All items of a table partition, ascending, first page.
     pub fn partition(pk: impl Into<String>) -> Self {
-        Self {
-            index: None,
-            pk: pk.into(),
-            sort: SortKey::All,
-            limit: None,
-            cursor: None,
-            descending: false,
-        }
+        Self { index: None, pk: pk.into(), sort: SortKey::All, limit: None, cursor: None, descending: false }
     }
 
     /// All items of an index partition, ascending, first page.
     pub fn index(index: Index, pk: impl Into<String>) -> Self {
-        Self {
-            index: Some(index),
-            ..Self::partition(pk)
-        }
+        Self { index: Some(index), ..Self::partition(pk) }
     }
 
     pub fn sort(mut self, sort: SortKey) -> Self {
@@ -311,10 +287,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Throttled { .. } | StoreError::Unavailable(_)
-        )
+        matches!(self, StoreError::Throttled { .. } | StoreError::Unavailable(_))
     }
 }
 
@@ -327,23 +300,14 @@ pub trait ItemStore: Send + Sync {
 
     /// Writes (creates or replaces) the item if `condition` holds, else
     /// [`StoreError::ConditionFailed`].
-    fn put(
-        &self,
-        item: Item,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes the item (deleting a missing item is not an error) if `condition` holds,
     /// else [`StoreError::ConditionFailed`].
-    fn delete(
-        &self,
-        key: &Key,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(&self, key: &Key, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Up to [`MAX_TRANSACT_OPS`] operations on distinct keys, all or nothing.
-    fn transact(&self, ops: Vec<TransactOp>)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn transact(&self, ops: Vec<TransactOp>) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// One page of a query.
     fn query(&self, query: &Query) -> impl Future<Output = Result<Page, StoreError>> + Send;
@@ -355,26 +319,15 @@ impl<S: ItemStore> ItemStore for Arc<S> {
         (**self).get(key)
     }
 
-    fn put(
-        &self,
-        item: Item,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).put(item, condition)
     }
 
-    fn delete(
-        &self,
-        key: &Key,
-        condition: Condition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn delete(&self, key: &Key, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).delete(key, condition)
     }
 
-    fn transact(
-        &self,
-        ops: Vec<TransactOp>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn transact(&self, ops: Vec<TransactOp>) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).transact(ops)
     }
 

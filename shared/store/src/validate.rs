@@ -22,11 +22,7 @@ const MAX_SK_BYTES: usize = 1024;
 /// The size of an item as counted against [`MAX_ITEM_BYTES`]: key and attribute names plus
 /// the JSON encoding of the values (an approximation of DynamoDB's count that errs high).
 pub fn item_size(item: &Item) -> usize {
-    let values: usize = item
-        .attrs
-        .iter()
-        .map(|(name, value)| name.len() + json_len(value))
-        .sum();
+    let values: usize = item.attrs.iter().map(|(name, value)| name.len() + json_len(value)).sum();
     PK_ATTR.len() + item.key.pk.len() + SK_ATTR.len() + item.key.sk.len() + values
 }
 
@@ -36,21 +32,14 @@ fn json_len(value: &Value) -> usize {
         Value::Number(n) => n.to_string().len(),
         Value::String(s) => s.len(),
         Value::Array(a) => 3 + a.iter().map(|v| 1 + json_len(v)).sum::<usize>(),
-        Value::Object(o) => {
-            3 + o
-                .iter()
-                .map(|(k, v)| 1 + k.len() + json_len(v))
-                .sum::<usize>()
-        }
+        Value::Object(o) => 3 + o.iter().map(|(k, v)| 1 + k.len() + json_len(v)).sum::<usize>(),
     }
 }
 
 /// A key is valid when both parts are non-empty and within DynamoDB's length limits.
 pub fn validate_key(key: &Key) -> Result<(), StoreError> {
     if key.pk.is_empty() || key.sk.is_empty() {
-        return Err(StoreError::Invalid(format!(
-            "empty key part in {key}: DynamoDB keys must be non-empty strings"
-        )));
+        return Err(StoreError::Invalid(format!("empty key part in {key}: DynamoDB keys must be non-empty strings")));
     }
     if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
         return Err(StoreError::Invalid(format!(
@@ -90,10 +79,7 @@ pub fn validate_item(item: &Item) -> Result<(), StoreError> {
     }
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
-        return Err(StoreError::Invalid(format!(
-            "item {} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
-            item.key
-        )));
+        return Err(StoreError::Invalid(format!("item {} is {size} bytes; the limit is {MAX_ITEM_BYTES}", item.key)));
     }
     Ok(())
 }
@@ -108,10 +94,7 @@ pub fn index_key<'a>(item: &'a Item, index: &Index) -> Option<(&'a str, &'a str)
 /// valid keys, its items are valid, and every `Check` has a condition.
 pub fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError> {
     if ops.is_empty() || ops.len() > MAX_TRANSACT_OPS {
-        return Err(StoreError::Invalid(format!(
-            "a transaction has 1 to {MAX_TRANSACT_OPS} operations, got {}",
-            ops.len()
-        )));
+        return Err(StoreError::Invalid(format!("a transaction has 1 to {MAX_TRANSACT_OPS} operations, got {}", ops.len())));
     }
     let mut keys = HashSet::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
@@ -121,17 +104,12 @@ pub fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError> {
             TransactOp::Check { key, condition } => {
                 validate_key(key)?;
                 if *condition == crate::Condition::None {
-                    return Err(StoreError::Invalid(format!(
-                        "transaction operation {i}: a Check needs a condition"
-                    )));
+                    return Err(StoreError::Invalid(format!("transaction operation {i}: a Check needs a condition")));
                 }
             }
         }
         if !keys.insert(op.key()) {
-            return Err(StoreError::Invalid(format!(
-                "transaction operation {i}: key {} appears twice",
-                op.key()
-            )));
+            return Err(StoreError::Invalid(format!("transaction operation {i}: key {} appears twice", op.key())));
         }
     }
     Ok(())
@@ -143,15 +121,10 @@ pub fn validate_query(query: &Query) -> Result<(), StoreError> {
     if let Some(index) = &query.index
         && !INDEXES.contains(index)
     {
-        return Err(StoreError::Invalid(format!(
-            "unknown index {:?}",
-            index.name
-        )));
+        return Err(StoreError::Invalid(format!("unknown index {:?}", index.name)));
     }
     if query.pk.is_empty() {
-        return Err(StoreError::Invalid(
-            "query partition key must be non-empty".into(),
-        ));
+        return Err(StoreError::Invalid("query partition key must be non-empty".into()));
     }
     if query.limit == Some(0) {
         return Err(StoreError::Invalid("query limit must be at least 1".into()));
