@@ -117,9 +117,16 @@ pub const GSI2: Index = Index {
     sk_attr: "gsi2sk",
 };
 
+/// Third general-purpose global secondary index (the provisioning domain's email lookup).
+pub const GSI3: Index = Index {
+    name: "gsi3",
+    pk_attr: "gsi3pk",
+    sk_attr: "gsi3sk",
+};
+
 /// Every secondary index of the table. Index projections are ALL: index queries return
 /// whole items.
-pub const INDEXES: [Index; 2] = [GSI1, GSI2];
+pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
 /// A condition on the current item with the write's key, checked atomically with the write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

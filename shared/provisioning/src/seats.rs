@@ -1,0 +1,89 @@
+//! The optional seat limit: a per-tenant counter item, changed in the same transaction as
+//! the user it counts, conditional on its version (so concurrent creates cannot exceed the
+//! limit). The store has no atomic increment, so a create reads the counter first.
+
+use item_store::{Attributes, Condition, Item, ItemStore, TransactOp};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::ownership::{Actor, Caller};
+use crate::service::{Provisioning, u64_attr};
+
+/// How often a create or delete retries after losing the race for the counter.
+pub const MAX_COUNTER_RETRIES: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seats {
+    pub used: u64,
+    pub limit: Option<u64>,
+    pub version: u64,
+}
+
+pub(crate) fn counter_item(tenant: &str, used: u64, limit: Option<u64>, version: u64) -> Item {
+    let mut attrs = Attributes::new();
+    attrs.insert("used".into(), used.into());
+    if let Some(limit) = limit {
+        attrs.insert("limit".into(), limit.into());
+    }
+    attrs.insert("version".into(), version.into());
+    Item::new(keys::seats(tenant), attrs)
+}
+
+impl Seats {
+    /// The operation taking one more seat, or 409 when the limit is reached.
+    pub(crate) fn take(&self, tenant: &str) -> Result<TransactOp> {
+        if let Some(limit) = self.limit
+            && self.used >= limit
+        {
+            return Err(Error::conflict(format!(
+                "seat limit of {limit} users reached: delete users or ask the tenant administrator to raise the limit"
+            )));
+        }
+        Ok(self.write(tenant, self.used + 1))
+    }
+
+    pub(crate) fn release(&self, tenant: &str) -> TransactOp {
+        self.write(tenant, self.used.saturating_sub(1))
+    }
+
+    fn write(&self, tenant: &str, used: u64) -> TransactOp {
+        TransactOp::Put { item: counter_item(tenant, used, self.limit, self.version + 1), condition: Condition::VersionEquals(self.version) }
+    }
+}
+
+impl<S: ItemStore> Provisioning<S> {
+    pub async fn seats(&self, tenant: &str) -> Result<Seats> {
+        let item = self.store.get(&keys::seats(tenant)).await?.ok_or_else(|| Error::not_found(format!("no tenant {tenant}")))?;
+        Ok(Seats {
+            used: u64_attr(&item.attrs, "used"),
+            limit: item.attrs.get("limit").and_then(Value::as_u64),
+            version: u64_attr(&item.attrs, "version"),
+        })
+    }
+
+    /// Sets or removes the seat limit (admin). Users above a lowered limit stay.
+    pub async fn set_seat_limit(&self, caller: &Caller, limit: Option<u64>) -> Result<Seats> {
+        if caller.actor != Actor::Admin {
+            return Err(Error::Forbidden("only a tenant administrator may set the seat limit".into()));
+        }
+        for _ in 0..MAX_COUNTER_RETRIES {
+            let seats = self.seats(&caller.tenant).await?;
+            let item = counter_item(&caller.tenant, seats.used, limit, seats.version + 1);
+            match self.store.put(item, Condition::VersionEquals(seats.version)).await {
+                Ok(()) => return Ok(Seats { limit, version: seats.version + 1, ..seats }),
+                Err(item_store::StoreError::ConditionFailed) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(contended())
+    }
+}
+
+pub(crate) fn contended() -> Error {
+    Error::Retryable {
+        throttled: false,
+        retry_after: std::time::Duration::from_secs(1),
+        detail: "too many concurrent changes to the tenant's user count; retry after the delay".into(),
+    }
+}
