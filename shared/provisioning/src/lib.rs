@@ -29,5 +29,5 @@ pub use integrations::{Integration, IntegrationKind, WithToken};
 pub use mfa::{MfaState, UserStatus};
 pub use ownership::{Actor, Caller, Settings, Source};
 pub use resources::Written;
-pub use service::Provisioning;
+pub use service::{Limits, Provisioning};
 pub use types::{GROUPS, TypeDescriptor, USERS};

@@ -20,10 +20,10 @@ use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::keys::{self, MAX_KEY_VALUE_BYTES};
 use crate::log::LogOperation;
-use crate::members::{self, MAX_MEMBERS_IN_RESPONSE, batches, failed_at};
+use crate::members::{self, batches, failed_at};
 use crate::mfa::MfaState;
 use crate::ownership::{Caller, Decision, Operation, decide, reachable};
-use crate::plan::{MAX_EXAMINED, Plan, encode_cursor, plan, unbind};
+use crate::plan::{Plan, encode_cursor, plan, unbind};
 use crate::record::{Record, unique_value, work_email};
 use crate::seats::{MAX_COUNTER_RETRIES, contended};
 use crate::secrets::new_id;
@@ -154,7 +154,7 @@ impl<S: ItemStore> Provisioning<S> {
         let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_string) else { return Ok(()) };
         let mut extra = Vec::new();
         if descriptor.resource_type.stored_apart.contains(&"members") && loads(selection, descriptor, "members", single) {
-            extra.push(("members", self.members(&caller.tenant, &id, MAX_MEMBERS_IN_RESPONSE).await?));
+            extra.push(("members", self.members(&caller.tenant, &id, self.limits.max_members_in_response).await?));
         }
         if descriptor.is_user && loads(selection, descriptor, "groups", false) {
             extra.push(("groups", self.groups_of(&caller.tenant, &id).await?));
@@ -456,7 +456,7 @@ impl<S: ItemStore> Provisioning<S> {
 
     /// GET on the type's endpoint, or `POST /.search`: filter planned into key or index
     /// lookups when possible (see `plan`), index pagination (`startIndex`/`count`) over
-    /// at most [`MAX_EXAMINED`] items, or cursor pagination (RFC 9865) at O(page).
+    /// at most `Limits::max_examined` items, or cursor pagination (RFC 9865) at O(page).
     pub async fn list(&self, caller: &Caller, descriptor: &TypeDescriptor, query: &ListQuery) -> Result<ListResponse> {
         let resource_type = descriptor.resource_type;
         if let Some(filter) = &query.filter {
@@ -483,7 +483,7 @@ impl<S: ItemStore> Provisioning<S> {
                 response
             }
             (None, Plan::Lookup(store_query) | Plan::Walk(store_query)) => {
-                let items = self.collect(store_query.clone(), MAX_EXAMINED, "resources").await?;
+                let items = self.collect(store_query.clone(), self.limits.max_examined, "resources").await?;
                 let mut matching = Vec::new();
                 for item in &items {
                     if let Some(resource) = keep(&Record::from_item(item)?) {
@@ -513,7 +513,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// One cursor page: store pages of at most the missing count, until the page is full,
-    /// the listing ends, or [`MAX_EXAMINED`] items were examined (a short page with a
+    /// the listing ends, or `Limits::max_examined` items were examined (a short page with a
     /// `nextCursor` is allowed by RFC 9865).
     async fn cursor_page(
         &self,
@@ -529,7 +529,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resources = Vec::new();
         let mut examined = 0usize;
         let mut exhausted = query.count == 0;
-        while !exhausted && resources.len() < query.count && examined < MAX_EXAMINED {
+        while !exhausted && resources.len() < query.count && examined < self.limits.max_examined {
             let missing = u32::try_from(query.count - resources.len()).unwrap_or(u32::MAX);
             let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;
             examined += page.items.len();

@@ -11,8 +11,25 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::integrations::CachedGrant;
 
+/// Caps on what one request may read, so that every request stays O(its own data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Items a list examines (filter without an index term, index pagination) before
+    /// answering 400 `tooMany`; also the most a cursor page examines.
+    pub max_examined: usize,
+    /// Members a GET of a group returns before answering 400 `tooMany`.
+    pub max_members_in_response: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_examined: crate::plan::MAX_EXAMINED, max_members_in_response: crate::members::MAX_MEMBERS_IN_RESPONSE }
+    }
+}
+
 pub struct Provisioning<S> {
     pub(crate) store: S,
+    pub(crate) limits: Limits,
     pub(crate) clock: Arc<dyn Clock>,
     /// Token hash -> grant, for at most `integrations::AUTH_CACHE_TTL`.
     pub(crate) auth_cache: Mutex<HashMap<String, CachedGrant>>,
@@ -24,7 +41,13 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     pub fn with_clock(store: S, clock: Arc<dyn Clock>) -> Self {
-        Provisioning { store, clock, auth_cache: Mutex::new(HashMap::new()) }
+        Provisioning { store, clock, limits: Limits::default(), auth_cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Replaces the default caps (tests use small ones).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn store(&self) -> &S {
