@@ -93,11 +93,9 @@ impl From<StoreError> for Error {
                 retry_after: UNAVAILABLE_RETRY_AFTER,
                 detail: format!("the directory store is unavailable ({detail}); retry after the delay"),
             },
-            StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => Error::Scim(ScimError::new(
-                409,
-                None,
-                "the resource was changed concurrently; read it again and retry",
-            )),
+            StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => {
+                Error::Scim(ScimError::new(409, None, "the resource was changed concurrently; read it again and retry"))
+            }
             StoreError::Invalid(detail) => Error::Internal(format!("store refused a request: {detail}")),
         }
     }

@@ -88,7 +88,9 @@ pub enum Operation {
     /// A create whose unique attribute matches this record.
     CreateCollision,
     /// PUT or PATCH; `changes` is false when the write would change nothing.
-    Write { changes: bool },
+    Write {
+        changes: bool,
+    },
     Delete,
 }
 
@@ -125,7 +127,13 @@ pub fn decide(caller: &Caller, source: &Source, operation: Operation) -> Decisio
     }
     let visible = settings.read_all_users;
     match (source, operation) {
-        (_, Operation::Read) => if visible { Decision::Allow } else { Decision::Hidden },
+        (_, Operation::Read) => {
+            if visible {
+                Decision::Allow
+            } else {
+                Decision::Hidden
+            }
+        }
         (Source::Manual, Operation::CreateCollision) => {
             if settings.include_manual_users {
                 Decision::Claim

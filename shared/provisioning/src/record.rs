@@ -86,7 +86,9 @@ impl Record {
             .map(|(_, id)| id.to_string())
             .ok_or_else(|| Error::Internal(format!("resource key {} has no id", item.key)))?;
         let mfa = match item.attrs.get("mfa") {
-            Some(value) => Some(serde_json::from_value(value.clone()).map_err(|e| Error::Internal(format!("stored MFA state of {id}: {e}")))?),
+            Some(value) => {
+                Some(serde_json::from_value(value.clone()).map_err(|e| Error::Internal(format!("stored MFA state of {id}: {e}")))?)
+            }
             None => None,
         };
         Ok(Record {

@@ -80,8 +80,9 @@ fn check_key_values(descriptor: &TypeDescriptor, resource: &Value) -> Result<()>
 }
 
 fn required_unique<'a>(descriptor: &TypeDescriptor, resource: &'a Value) -> Result<&'a str> {
-    unique_value(descriptor, resource)
-        .ok_or_else(|| Error::invalid_value(format!("{} is required: give the {} a {}", descriptor.unique, descriptor.name(), descriptor.unique)))
+    unique_value(descriptor, resource).ok_or_else(|| {
+        Error::invalid_value(format!("{} is required: give the {} a {}", descriptor.unique, descriptor.name(), descriptor.unique))
+    })
 }
 
 fn is_active(resource: &Value) -> bool {
@@ -262,15 +263,10 @@ impl<S: ItemStore> Provisioning<S> {
     async fn claim(&self, caller: &Caller, descriptor: &TypeDescriptor, record: Record, body: &Value) -> Result<Written> {
         let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
         let apart = take_apart(descriptor, &mut resource);
-        let changes: Vec<ApartChange> = if apart.is_empty() {
-            Vec::new()
-        } else {
-            // Added, not replaced: the claimed group keeps its members.
-            vec![ApartChange { attribute: "members", change: ValuesChange::Add(apart.clone()) }]
-        };
+        // Added, not replaced: the claimed group keeps its members.
+        let member_ops = members::add_ops(&caller.tenant, &record.id, &apart);
         let changed = attribute_names(&resource, &apart, descriptor);
-        let mut written =
-            self.commit(caller, descriptor, record, resource, &changes, changed, true, None, LogOperation::Claim).await?;
+        let mut written = self.commit(caller, descriptor, record, resource, member_ops, changed, true, None, LogOperation::Claim).await?;
         written.created = true;
         written.claimed = true;
         Ok(written)
@@ -279,7 +275,14 @@ impl<S: ItemStore> Provisioning<S> {
     // ---- replace and patch ----
 
     /// PUT: the request's attributes replace the resource's (members too, for groups).
-    pub async fn replace(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, body: &Value, if_match: Option<&str>) -> Result<Written> {
+    pub async fn replace(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
         let result = self.try_replace(caller, descriptor, id, body, if_match).await;
         if let Err(error) = &result {
             self.log_failure(caller, LogOperation::Replace, descriptor.name(), Some(id), error).await;
@@ -287,7 +290,14 @@ impl<S: ItemStore> Provisioning<S> {
         result
     }
 
-    async fn try_replace(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, body: &Value, if_match: Option<&str>) -> Result<Written> {
+    async fn try_replace(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
         let record = self.load(caller, descriptor, id, Operation::Write { changes: true }).await?;
         check_if_match(if_match, record.version)?;
         let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
@@ -299,14 +309,24 @@ impl<S: ItemStore> Provisioning<S> {
                 changes.push(ApartChange { attribute: "members", change: ValuesChange::Add(apart.clone()) });
             }
         }
+        // PUT replaces the members too: the existing ones are read to know what to remove
+        // (and whether anything changes at all).
+        let member_ops = if changes.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &changes).await? };
         let changed = attribute_names(&resource, &apart, descriptor);
-        let modifies = resource != record.resource || !apart.is_empty();
-        self.write(caller, descriptor, record, resource, &changes, changed, modifies, if_match, LogOperation::Replace).await
+        let modifies = resource != record.resource || !member_ops.is_empty();
+        self.write(caller, descriptor, record, resource, member_ops, changed, modifies, if_match, LogOperation::Replace).await
     }
 
     /// PATCH: one read, then one transaction (plus member batches). A PATCH that changes
     /// nothing writes nothing, keeps the version and claims nothing.
-    pub async fn patch(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, body: &Value, if_match: Option<&str>) -> Result<Written> {
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
         let result = self.try_patch(caller, descriptor, id, body, if_match).await;
         if let Err(error) = &result {
             self.log_failure(caller, LogOperation::Patch, descriptor.name(), Some(id), error).await;
@@ -314,14 +334,23 @@ impl<S: ItemStore> Provisioning<S> {
         result
     }
 
-    async fn try_patch(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, body: &Value, if_match: Option<&str>) -> Result<Written> {
+    async fn try_patch(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
         let request = PatchRequest::from_json(body)?;
         let record = self.load(caller, descriptor, id, Operation::Write { changes: true }).await?;
         check_if_match(if_match, record.version)?;
         let mut resource = record.resource.clone();
         let outcome = apply_patch(descriptor.resource_type, &mut resource, &request)?;
         let modifies = outcome.changed || !outcome.apart.is_empty();
-        self.write(caller, descriptor, record, resource, &outcome.apart, outcome.changed_attributes, modifies, if_match, LogOperation::Patch)
+        let member_ops =
+            if outcome.apart.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &outcome.apart).await? };
+        self.write(caller, descriptor, record, resource, member_ops, outcome.changed_attributes, modifies, if_match, LogOperation::Patch)
             .await
     }
 
@@ -334,7 +363,7 @@ impl<S: ItemStore> Provisioning<S> {
         descriptor: &TypeDescriptor,
         record: Record,
         resource: Value,
-        changes: &[ApartChange],
+        member_ops: Vec<TransactOp>,
         changed: Vec<String>,
         modifies: bool,
         if_match: Option<&str>,
@@ -351,7 +380,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
         check_key_values(descriptor, &resource)?;
         required_unique(descriptor, &resource)?;
-        self.commit(caller, descriptor, record, resource, changes, changed, claim, if_match, operation).await
+        self.commit(caller, descriptor, record, resource, member_ops, changed, claim, if_match, operation).await
     }
 
     /// Writes a new version of `record`: the resource conditional on the version read,
@@ -363,7 +392,7 @@ impl<S: ItemStore> Provisioning<S> {
         descriptor: &TypeDescriptor,
         record: Record,
         resource: Value,
-        changes: &[ApartChange],
+        member_ops: Vec<TransactOp>,
         changed: Vec<String>,
         claim: bool,
         if_match: Option<&str>,
@@ -380,7 +409,8 @@ impl<S: ItemStore> Provisioning<S> {
             resource,
             ..record.clone()
         };
-        let mut fixed = vec![TransactOp::Put { item: updated.to_item(tenant, descriptor), condition: Condition::VersionEquals(record.version) }];
+        let mut fixed =
+            vec![TransactOp::Put { item: updated.to_item(tenant, descriptor), condition: Condition::VersionEquals(record.version) }];
         let mut unique_op = None;
         if let Some(new_unique) = &new_unique
             && old_unique.as_deref() != Some(keys::fold(new_unique).as_str())
@@ -396,7 +426,6 @@ impl<S: ItemStore> Provisioning<S> {
                 condition: Condition::Absent,
             });
         }
-        let member_ops = if changes.is_empty() { Vec::new() } else { self.membership_ops(tenant, &record.id, changes).await? };
         let log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
         let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
         match self.run_batches(batches(fixed, member_ops, Some(log_op))).await {
@@ -542,7 +571,14 @@ impl<S: ItemStore> Provisioning<S> {
             position = page.cursor;
         }
         let next_cursor = position.map(|item_store::Cursor(bytes)| encode_cursor(query.fingerprint(), &store_query.pk, &bytes));
-        Ok(ListResponse { total_results: None, items_per_page: resources.len(), resources, start_index: None, next_cursor, previous_cursor: None })
+        Ok(ListResponse {
+            total_results: None,
+            items_per_page: resources.len(),
+            resources,
+            start_index: None,
+            next_cursor,
+            previous_cursor: None,
+        })
     }
 }
 

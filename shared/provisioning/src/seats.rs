@@ -48,7 +48,10 @@ impl Seats {
     }
 
     fn write(&self, tenant: &str, used: u64) -> TransactOp {
-        TransactOp::Put { item: counter_item(tenant, used, self.limit, self.version + 1), condition: Condition::VersionEquals(self.version) }
+        TransactOp::Put {
+            item: counter_item(tenant, used, self.limit, self.version + 1),
+            condition: Condition::VersionEquals(self.version),
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! What differs between resource types, as data: the generic service in `resources`
 //! serves every type through one of these descriptors.
 
-use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use scim::ResourceType;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
 #[derive(Debug)]
 pub struct TypeDescriptor {

@@ -103,7 +103,12 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// The tenant's users in userName order, `limit` per page, with a cursor for the next.
-    pub async fn list_user_summaries(&self, caller: &Caller, after: Option<&str>, limit: u32) -> Result<(Vec<UserSummary>, Option<String>)> {
+    pub async fn list_user_summaries(
+        &self,
+        caller: &Caller,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<UserSummary>, Option<String>)> {
         require_admin(caller)?;
         let partition = keys::listing(&caller.tenant, USERS.name());
         let cursor = after.map(|token| decode_cursor(token, SUMMARY_CURSOR_FINGERPRINT, &partition)).transpose()?;

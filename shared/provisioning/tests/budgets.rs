@@ -56,7 +56,11 @@ async fn entra_request_budgets() {
     let group = id_of(&service.create(&entra, &GROUPS, &group_body("Budget")).await.unwrap().resource);
     let group_create = store.take();
     assert_eq!((group_create.transact, group_create.total()), (1, 1), "group create");
-    eprintln!("measured: match={match_empty:?} create={create:?} get={get:?} patch={patch_counts:?} noop={noop:?} group_create={group_create:?}");
+    service.get(&entra, &GROUPS, &group, &selection(None, Some("members"))).await.unwrap();
+    assert_eq!(store.take().total(), 1, "GET group by id without members");
+    eprintln!(
+        "measured: match={match_empty:?} create={create:?} get={get:?} patch={patch_counts:?} noop={noop:?} group_create={group_create:?}"
+    );
 }
 
 #[tokio::test]

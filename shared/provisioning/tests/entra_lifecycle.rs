@@ -35,10 +35,8 @@ async fn entra_user_lifecycle_from_match_query_to_delete() {
     assert_eq!(id_of(&found.resources[0]), id);
 
     // Soft delete in Entra: PATCH active=false (string boolean, capitalised op).
-    let disabled = service
-        .patch(&entra, &USERS, &id, &patch(json!([{"op":"Replace","path":"active","value":"False"}])), None)
-        .await
-        .unwrap();
+    let disabled =
+        service.patch(&entra, &USERS, &id, &patch(json!([{"op":"Replace","path":"active","value":"False"}])), None).await.unwrap();
     assert_eq!(disabled.resource["active"], false);
     assert_eq!(disabled.version, 2);
     assert_eq!(service.user_summary(&tenant.admin, &id).await.unwrap().status, UserStatus::ProvisioningDisabled);
@@ -50,8 +48,7 @@ async fn entra_user_lifecycle_from_match_query_to_delete() {
     assert_eq!(still.resources[0]["active"], false);
 
     // Re-assigned: active=true (the flagged dialect).
-    let enabled =
-        service.patch(&entra, &USERS, &id, &patch(json!([{"op":"replace","path":"active","value":true}])), None).await.unwrap();
+    let enabled = service.patch(&entra, &USERS, &id, &patch(json!([{"op":"replace","path":"active","value":true}])), None).await.unwrap();
     assert_eq!(enabled.resource["active"], true);
     assert_eq!(service.user_summary(&tenant.admin, &id).await.unwrap().status, UserStatus::Unenrolled);
 

@@ -113,3 +113,27 @@ async fn groups_created_with_members_and_nested_groups() {
     service.delete(&entra, &GROUPS, &inner, None).await.unwrap();
     assert_eq!(member_ids(&service.get(&entra, &GROUPS, &outer, &all_attributes()).await.unwrap()), vec![user]);
 }
+
+#[tokio::test]
+async fn put_replaces_members_and_huge_member_lists_are_refused_not_truncated() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let store = std::sync::Arc::new(item_store::CountingStore::new(embedded_store::EmbeddedStore::open(dir.join("i.redb")).unwrap()));
+    let limits = provisioning::Limits { max_members_in_response: 3, ..provisioning::Limits::default() };
+    let service = provisioning::Provisioning::new(store).with_limits(limits);
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let group = id_of(
+        &service.create(&entra, &GROUPS, &json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}]})).await.unwrap().resource,
+    );
+    // PUT without the members removes them; an identical PUT then changes nothing.
+    let put = service.replace(&entra, &GROUPS, &group, &json!({"displayName": "G"}), None).await.unwrap();
+    assert_eq!(put.version, 2);
+    assert!(member_ids(&service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap()).is_empty());
+    assert_eq!(service.replace(&entra, &GROUPS, &group, &json!({"displayName": "G"}), None).await.unwrap().version, 2);
+    let four = json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}, {"value": "d"}]});
+    service.replace(&entra, &GROUPS, &group, &four, None).await.unwrap();
+    let e = service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap_err().to_scim();
+    assert_eq!((e.status, e.scim_type), (400, Some(scim::ScimType::TooMany)));
+    assert!(e.detail.contains("excludedAttributes=members"), "{}", e.detail);
+    assert_eq!(service.get(&entra, &GROUPS, &group, &selection(None, Some("members"))).await.unwrap()["displayName"], "G");
+}

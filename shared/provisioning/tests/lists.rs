@@ -33,7 +33,8 @@ async fn index_pagination_sorting_and_totals() {
     assert_eq!(names(&first.resources), ["user0", "user1"]);
     let last = service.list(&entra, &USERS, &query(&[("startIndex", "5"), ("count", "5")])).await.unwrap();
     assert_eq!(names(&last.resources), ["user4"]);
-    let sorted = service.list(&entra, &USERS, &query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("count", "2")])).await.unwrap();
+    let sorted =
+        service.list(&entra, &USERS, &query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("count", "2")])).await.unwrap();
     assert_eq!(names(&sorted.resources), ["user4", "user3"]);
     let total_only = service.list(&entra, &USERS, &query(&[("count", "0")])).await.unwrap();
     assert_eq!((total_only.total_results, total_only.resources.len()), (Some(5), 0));

@@ -32,14 +32,56 @@ fn expected(include_manual: bool, read_all: bool, owner: Owner, op: Op) -> (u16,
         (Own, CreateCollision) => (409, false),
         (Own, Delete) => (204, false),
         (Own, _) => (200, false),
-        (Manual, CreateCollision) => if include_manual { (201, true) } else { (409, false) },
-        (Manual, Read) | (Other, Read) => if read_all { (200, false) } else { (404, false) },
-        (Manual, Replace | Patch) => if include_manual { (200, true) } else { (403, false) },
-        (Manual, NoOpPatch) => if include_manual || read_all { (200, false) } else { (403, false) },
-        (Manual, Delete) => if include_manual { (204, false) } else { (403, false) },
+        (Manual, CreateCollision) => {
+            if include_manual {
+                (201, true)
+            } else {
+                (409, false)
+            }
+        }
+        (Manual, Read) | (Other, Read) => {
+            if read_all {
+                (200, false)
+            } else {
+                (404, false)
+            }
+        }
+        (Manual, Replace | Patch) => {
+            if include_manual {
+                (200, true)
+            } else {
+                (403, false)
+            }
+        }
+        (Manual, NoOpPatch) => {
+            if include_manual || read_all {
+                (200, false)
+            } else {
+                (403, false)
+            }
+        }
+        (Manual, Delete) => {
+            if include_manual {
+                (204, false)
+            } else {
+                (403, false)
+            }
+        }
         (Other, CreateCollision) => (409, false),
-        (Other, NoOpPatch) => if read_all { (200, false) } else { (404, false) },
-        (Other, Replace | Patch | Delete) => if read_all { (403, false) } else { (404, false) },
+        (Other, NoOpPatch) => {
+            if read_all {
+                (200, false)
+            } else {
+                (404, false)
+            }
+        }
+        (Other, Replace | Patch | Delete) => {
+            if read_all {
+                (403, false)
+            } else {
+                (404, false)
+            }
+        }
     }
 }
 
@@ -89,11 +131,19 @@ async fn every_switch_source_and_operation() {
                         },
                         Op::Replace => outcome(service.replace(&caller, &USERS, &id, &renamed, None).await),
                         Op::Patch => outcome(
-                            service.patch(&caller, &USERS, &id, &patch(json!([{"op":"replace","path":"displayName","value":"X"}])), None).await,
+                            service
+                                .patch(&caller, &USERS, &id, &patch(json!([{"op":"replace","path":"displayName","value":"X"}])), None)
+                                .await,
                         ),
                         Op::NoOpPatch => outcome(
                             service
-                                .patch(&caller, &USERS, &id, &patch(json!([{"op":"replace","path":"displayName","value":"Test User"}])), None)
+                                .patch(
+                                    &caller,
+                                    &USERS,
+                                    &id,
+                                    &patch(json!([{"op":"replace","path":"displayName","value":"Test User"}])),
+                                    None,
+                                )
                                 .await,
                         ),
                         Op::Delete => match service.delete(&caller, &USERS, &id, None).await {
@@ -152,11 +202,15 @@ async fn claims_keep_devices_and_enrollment_and_groups_claim_by_display_name() {
     let manual = service.create(&tenant.admin, &USERS, &json!({"userName": "erin", "displayName": "Erin M"})).await.unwrap();
     let id = id_of(&manual.resource);
     service
-        .add_device(&tenant.admin, &id, provisioning::users::NewDevice {
-            device_name: "Pixel".into(),
-            device_type: provisioning::users::DeviceType::Push,
-            platform: "Android".into(),
-        })
+        .add_device(
+            &tenant.admin,
+            &id,
+            provisioning::users::NewDevice {
+                device_name: "Pixel".into(),
+                device_type: provisioning::users::DeviceType::Push,
+                platform: "Android".into(),
+            },
+        )
         .await
         .unwrap();
     let claimed = service.create(&entra, &USERS, &entra_user("Erin")).await.unwrap();

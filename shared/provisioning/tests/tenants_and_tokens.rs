@@ -48,12 +48,13 @@ async fn tokens_authenticate_their_integration_only_and_rotate() {
     assert_eq!(service.list_integrations(&a.admin).await.unwrap().len(), 1);
     assert!(service.list_integrations(&entra_a).await.is_err());
     assert_eq!(service.integration(&b.admin, integration_id).await.unwrap_err().to_scim().status, 404);
-    let updated = service.update_settings(&a.admin, integration_id, Settings { read_all_users: true, ..Settings::default() }).await.unwrap();
+    let updated =
+        service.update_settings(&a.admin, integration_id, Settings { read_all_users: true, ..Settings::default() }).await.unwrap();
     assert!(updated.settings.read_all_users);
-    assert_eq!(service.authenticate(&rotated.token).await.unwrap().actor, Actor::Integration {
-        id: integration_id.clone(),
-        settings: updated.settings
-    });
+    assert_eq!(
+        service.authenticate(&rotated.token).await.unwrap().actor,
+        Actor::Integration { id: integration_id.clone(), settings: updated.settings }
+    );
     service.delete_integration(&a.admin, integration_id).await.unwrap();
     assert_eq!(service.authenticate(&rotated.token).await.unwrap_err(), Error::Unauthorized);
 }
