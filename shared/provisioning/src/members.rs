@@ -19,7 +19,7 @@ use scim::schema::GROUP_RESOURCE;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::keys::{self, GSI2_PK, GSI2_SK};
+use crate::keys::{self, GSI2_PK, GSI2_SK, MAX_KEY_VALUE_BYTES};
 use crate::service::Provisioning;
 
 pub const MAX_MEMBERS_IN_RESPONSE: usize = 10_000;
@@ -50,15 +50,30 @@ fn member_value(item: &Item) -> Value {
     Value::Object(member)
 }
 
+/// Member ids become part of keys: refuse what cannot be one (no stored resource has
+/// such an id anyway).
+fn check_member_ids<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<()> {
+    for id in values.into_iter().filter_map(|v| v.get("value").and_then(Value::as_str)) {
+        if id.len() > MAX_KEY_VALUE_BYTES {
+            return Err(Error::invalid_value(format!(
+                "members value of {} bytes is not an id of this service (at most {MAX_KEY_VALUE_BYTES} bytes)",
+                id.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Puts adding `members` (deduplicated by id) to a group.
-pub(crate) fn add_ops(tenant: &str, group: &str, members: &[Value]) -> Vec<TransactOp> {
+pub(crate) fn add_ops(tenant: &str, group: &str, members: &[Value]) -> Result<Vec<TransactOp>> {
+    check_member_ids(members)?;
     let mut by_id = BTreeMap::new();
     for member in members {
         if let Some(item) = member_item(tenant, group, member) {
             by_id.insert(item.key.sk.clone(), TransactOp::Put { item, condition: Condition::None });
         }
     }
-    by_id.into_values().collect()
+    Ok(by_id.into_values().collect())
 }
 
 /// Splits a write into transactions of at most 100 operations: `fixed` (the resource
@@ -132,6 +147,9 @@ impl<S: ItemStore> Provisioning<S> {
         let mut existing: Option<Vec<Value>> = None;
         let attribute = GROUP_RESOURCE.find_attribute(None, "members").map(|at| at.attribute);
         for change in changes {
+            if let ValuesChange::Add(values) | ValuesChange::Remove(values) = &change.change {
+                check_member_ids(values)?;
+            }
             match &change.change {
                 ValuesChange::Add(values) => {
                     for value in values {

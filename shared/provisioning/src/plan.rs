@@ -15,7 +15,7 @@ use scim::filter::{CompValue, CompareOp, Filter};
 use scim::{AttrPath, ScimError};
 
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::keys::{self, MAX_KEY_VALUE_BYTES};
 use crate::types::TypeDescriptor;
 
 /// The most items a filter without an index term, or an unfiltered index-paged list,
@@ -24,6 +24,9 @@ pub const MAX_EXAMINED: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
+    /// An equality no stored resource can satisfy (an empty value, or one too long to
+    /// have been stored): no read at all, and no key the store would refuse.
+    Nothing,
     /// `id eq "x"`: one get.
     ById(String),
     /// One index partition (or sort-key value) holds every possible match.
@@ -36,7 +39,7 @@ impl Plan {
     /// The query to page through, if the plan is one.
     pub fn query(&self) -> Option<&Query> {
         match self {
-            Plan::ById(_) => None,
+            Plan::Nothing | Plan::ById(_) => None,
             Plan::Lookup(query) | Plan::Walk(query) => Some(query),
         }
     }
@@ -54,6 +57,10 @@ pub fn plan(tenant: &str, descriptor: &TypeDescriptor, filter: Option<&Filter>) 
     let Some(filter) = filter else { return Plan::Walk(listing) };
     let type_name = descriptor.name();
     for (path, value) in filter.required_equalities() {
+        let keyed = ["id", descriptor.unique, "externalId"].iter().any(|name| is_core(path, descriptor, name));
+        if keyed && (value.is_empty() || value.len() > MAX_KEY_VALUE_BYTES) {
+            return Plan::Nothing;
+        }
         if is_core(path, descriptor, "id") {
             return Plan::ById(value.to_string());
         }
@@ -67,6 +74,9 @@ pub fn plan(tenant: &str, descriptor: &TypeDescriptor, filter: Option<&Filter>) 
     if descriptor.email_index
         && let Some(email) = work_email_term(filter)
     {
+        if email.is_empty() || email.len() > MAX_KEY_VALUE_BYTES {
+            return Plan::Nothing;
+        }
         return Plan::Lookup(index(GSI3, keys::email(tenant, type_name, email)));
     }
     Plan::Walk(listing)
@@ -154,6 +164,10 @@ mod tests {
             assert!(matches!(plan("t", &USERS, Some(&parse(walk))), Plan::Walk(_)), "{walk}");
         }
         assert!(matches!(plan("t", &USERS, None), Plan::Walk(_)));
+        let long = format!("userName eq \"{}\"", "x".repeat(MAX_KEY_VALUE_BYTES + 1));
+        for nothing in ["userName eq \"\"", "externalId eq \"\" and userName sw \"a\"", long.as_str()] {
+            assert_eq!(plan("t", &USERS, Some(&parse(nothing))), Plan::Nothing, "{nothing}");
+        }
     }
 
     #[test]

@@ -78,6 +78,21 @@ impl Record {
         Item::new(keys::resource(tenant, &self.id), attrs)
     }
 
+    /// [`Record::to_item`], refusing a resource too large for one item (400, not a store
+    /// error: the request is what must change).
+    pub fn checked_item(&self, tenant: &str, descriptor: &TypeDescriptor) -> Result<Item> {
+        let item = self.to_item(tenant, descriptor);
+        let size = item_store::item_size(&item);
+        if size > item_store::MAX_ITEM_BYTES {
+            return Err(Error::invalid_value(format!(
+                "the {} is too large to store ({size} bytes; at most {}): send fewer or shorter attribute values",
+                descriptor.name(),
+                item_store::MAX_ITEM_BYTES
+            )));
+        }
+        Ok(item)
+    }
+
     pub fn from_item(item: &Item) -> Result<Record> {
         let id = item
             .key

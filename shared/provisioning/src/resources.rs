@@ -204,7 +204,7 @@ impl<S: ItemStore> Provisioning<S> {
         unique_attrs.insert("id".into(), record.id.clone().into());
         for _ in 0..MAX_COUNTER_RETRIES {
             let mut fixed = vec![
-                TransactOp::Put { item: record.to_item(tenant, descriptor), condition: Condition::Absent },
+                TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent },
                 TransactOp::Put { item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()), condition: Condition::Absent },
             ];
             if descriptor.is_user {
@@ -221,7 +221,7 @@ impl<S: ItemStore> Provisioning<S> {
                     }
                 }
             }
-            let member_ops = members::add_ops(tenant, &record.id, &apart);
+            let member_ops = members::add_ops(tenant, &record.id, &apart)?;
             let log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
             let seat_op = fixed.len() - 1;
             let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
@@ -264,7 +264,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
         let apart = take_apart(descriptor, &mut resource);
         // Added, not replaced: the claimed group keeps its members.
-        let member_ops = members::add_ops(&caller.tenant, &record.id, &apart);
+        let member_ops = members::add_ops(&caller.tenant, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
         let mut written = self.commit(caller, descriptor, record, resource, member_ops, changed, true, None, LogOperation::Claim).await?;
         written.created = true;
@@ -410,7 +410,7 @@ impl<S: ItemStore> Provisioning<S> {
             ..record.clone()
         };
         let mut fixed =
-            vec![TransactOp::Put { item: updated.to_item(tenant, descriptor), condition: Condition::VersionEquals(record.version) }];
+            vec![TransactOp::Put { item: updated.checked_item(tenant, descriptor)?, condition: Condition::VersionEquals(record.version) }];
         let mut unique_op = None;
         if let Some(new_unique) = &new_unique
             && old_unique.as_deref() != Some(keys::fold(new_unique).as_str())
@@ -499,6 +499,13 @@ impl<S: ItemStore> Provisioning<S> {
             (visible && matches).then_some(resource)
         };
         let mut response = match (&query.cursor, &plan) {
+            (_, Plan::Nothing) => {
+                let mut response = page(Vec::new(), query.start_index, query.count);
+                if query.cursor.is_some() {
+                    response.start_index = None;
+                }
+                response
+            }
             (_, Plan::ById(id)) => {
                 let found = match id.len() {
                     1..=MAX_ID_LEN => self.store.get(&keys::resource(&caller.tenant, id)).await?,

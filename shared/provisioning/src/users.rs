@@ -85,6 +85,9 @@ fn require_admin(caller: &Caller) -> Result<()> {
 
 impl<S: ItemStore> Provisioning<S> {
     async fn user_record(&self, caller: &Caller, id: &str) -> Result<Record> {
+        if id.is_empty() || id.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(Error::not_found(format!("no user with id \"{id}\"")));
+        }
         let item = self
             .store
             .get(&keys::resource(&caller.tenant, id))
@@ -149,6 +152,9 @@ impl<S: ItemStore> Provisioning<S> {
 
     pub async fn remove_device(&self, caller: &Caller, user: &str, device: &str) -> Result<()> {
         require_admin(caller)?;
+        if device.is_empty() || device.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(Error::not_found(format!("no device \"{device}\" for user \"{user}\"")));
+        }
         let op = TransactOp::Delete { key: keys::device(&caller.tenant, user, device), condition: Condition::Present };
         self.change_mfa(caller, user, op, MfaState::with_device_removed).await
     }

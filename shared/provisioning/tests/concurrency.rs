@@ -123,3 +123,15 @@ async fn concurrent_patches_with_the_same_if_match_let_one_through() {
     }
     assert_eq!(ok, 1);
 }
+
+#[tokio::test]
+async fn a_claim_succeeds_at_the_seat_limit_because_it_takes_no_seat() {
+    let service = service().await;
+    let tenant = tenant(&service, Some(1)).await;
+    let (entra, _) = integration(&service, &tenant, provisioning::Settings { include_manual_users: true, ..Default::default() }).await;
+    service.create(&tenant.admin, &USERS, &json!({"userName": "quinn"})).await.unwrap();
+    assert_eq!(service.create(&entra, &USERS, &entra_user("other")).await.unwrap_err().to_scim().status, 409);
+    let claimed = service.create(&entra, &USERS, &entra_user("Quinn")).await.unwrap();
+    assert!(claimed.claimed);
+    assert_eq!(service.seats(&tenant.id).await.unwrap().used, 1);
+}

@@ -109,3 +109,34 @@ async fn walking_filters_are_capped_and_indexed_ones_are_not() {
     assert_eq!(small.list(&entra, &USERS, &filter("favouriteColour eq \"blue\"")).await.unwrap().total_results, Some(0));
     assert_eq!(small.list(&entra, &USERS, &filter("active gt true")).await.unwrap_err().to_scim().status, 400);
 }
+
+#[tokio::test]
+async fn impossible_equalities_and_oversized_values_never_reach_the_store_as_keys() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let long = "x".repeat(600);
+    let store = service.store();
+    for text in [
+        "userName eq \"\"".to_string(),
+        format!("userName eq \"{long}\""),
+        format!("externalId eq \"{long}\""),
+        format!("id eq \"{long}\""),
+    ] {
+        store.take();
+        let found = service.list(&entra, &USERS, &filter(&text)).await.unwrap();
+        assert_eq!(found.total_results, Some(0));
+        assert_eq!(store.take().total(), 0, "{text}");
+    }
+    let e = service.create(&entra, &USERS, &entra_user(&long)).await.unwrap_err().to_scim();
+    assert_eq!((e.status, e.scim_type), (400, Some(scim::ScimType::InvalidValue)));
+    let mut huge = entra_user("big");
+    huge["displayName"] = serde_json::json!("y".repeat(500_000));
+    let e = service.create(&entra, &USERS, &huge).await.unwrap_err().to_scim();
+    assert_eq!(e.status, 400, "{}", e.detail);
+    assert!(e.detail.contains("too large"), "{}", e.detail);
+    let group = id_of(&service.create(&entra, &provisioning::GROUPS, &group_body("g")).await.unwrap().resource);
+    let add = patch(serde_json::json!([{"op":"add","path":"members","value":[{"value": long}]}]));
+    assert_eq!(service.patch(&entra, &provisioning::GROUPS, &group, &add, None).await.unwrap_err().to_scim().status, 400);
+    assert_eq!(service.get(&entra, &USERS, &long, &all_attributes()).await.unwrap_err().to_scim().status, 404);
+}

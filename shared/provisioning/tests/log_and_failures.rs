@@ -81,3 +81,60 @@ async fn store_throttling_and_outages_are_retryable_and_lose_nothing() {
     let got = service.get(&entra, &USERS, &id, &all_attributes()).await.unwrap();
     assert_eq!((got["active"].clone(), got["meta"]["version"].clone()), (json!(true), json!("W/\"1\"")));
 }
+
+/// Passes reads through and fails every transaction while `failing` is set: the failure
+/// hits after the PATCH's read, in the middle of the operation.
+struct TransactFails<S> {
+    inner: S,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl<S: item_store::ItemStore> item_store::ItemStore for TransactFails<S> {
+    async fn get(&self, key: &item_store::Key) -> Result<Option<item_store::Item>, item_store::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: item_store::Item, condition: item_store::Condition) -> Result<(), item_store::StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &item_store::Key, condition: item_store::Condition) -> Result<(), item_store::StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn transact(&self, ops: Vec<item_store::TransactOp>) -> Result<(), item_store::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(item_store::StoreError::Throttled { retry_after: Duration::from_secs(2) });
+        }
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, query: &item_store::Query) -> Result<item_store::Page, item_store::StoreError> {
+        self.inner.query(query).await
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_transaction_after_the_read_changes_nothing_and_asks_to_retry() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let inner = EmbeddedStore::open(dir.join("items.redb")).unwrap();
+    let store = Arc::new(TransactFails { inner, failing: false.into() });
+    let service = Provisioning::new(store.clone());
+    let created = service.create_tenant("T", None).await.unwrap();
+    let admin = Caller::admin(&created.tenant);
+    let integration = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.unwrap();
+    let entra = service.authenticate(&integration.token).await.unwrap();
+    let id = id_of(&service.create(&entra, &USERS, &entra_user("nu")).await.unwrap().resource);
+
+    store.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+    let body = patch(json!([{"op":"replace","path":"active","value":false}]));
+    let error = service.patch(&entra, &USERS, &id, &body, None).await.unwrap_err();
+    assert_eq!(error.to_scim().status, 429);
+    assert!(matches!(error, Error::Retryable { retry_after, .. } if retry_after == Duration::from_secs(2)));
+    assert!(service.create(&entra, &USERS, &entra_user("xi")).await.unwrap_err().is_retryable());
+    assert!(service.delete(&entra, &USERS, &id, None).await.unwrap_err().is_retryable());
+    store.failing.store(false, std::sync::atomic::Ordering::Relaxed);
+
+    let got = service.get(&entra, &USERS, &id, &all_attributes()).await.unwrap();
+    assert_eq!((got["active"].clone(), got["meta"]["version"].clone()), (json!(true), json!("W/\"1\"")));
+    assert_eq!(service.seats(&created.tenant).await.unwrap().used, 1, "the failed create took no seat");
+    // Retrying works.
+    service.patch(&entra, &USERS, &id, &body, None).await.unwrap();
+    service.create(&entra, &USERS, &entra_user("xi")).await.unwrap();
+}

@@ -4,8 +4,21 @@
 mod common;
 
 use common::*;
-use provisioning::{Caller, GROUPS, Settings, Source, USERS};
-use serde_json::json;
+use item_store::ItemStore;
+use provisioning::record::Record;
+use provisioning::{Caller, GROUPS, Provisioning, Settings, Source, TypeDescriptor, USERS};
+use serde_json::{Value, json};
+
+/// The stored record, whatever its type (None once deleted).
+async fn stored(service: &Provisioning<Store>, tenant: &str, id: &str) -> Option<Record> {
+    let item = service.store().get(&provisioning::keys::resource(tenant, id)).await.unwrap()?;
+    Some(Record::from_item(&item).unwrap())
+}
+
+/// A create body for the type, with its unique attribute spelled `name`.
+fn body(descriptor: &TypeDescriptor, name: &str) -> Value {
+    if descriptor.is_user { entra_user(name) } else { group_body(name) }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -86,98 +99,102 @@ fn expected(include_manual: bool, read_all: bool, owner: Owner, op: Op) -> (u16,
 }
 
 #[tokio::test]
-async fn every_switch_source_and_operation() {
+async fn every_switch_source_and_operation_for_users_and_groups() {
     let service = service().await;
     let mut checked = 0;
-    for include_manual in [false, true] {
-        for read_all in [false, true] {
-            for owner in [Owner::Manual, Owner::Own, Owner::Other] {
-                for op in [Op::Read, Op::CreateCollision, Op::Replace, Op::Patch, Op::NoOpPatch, Op::Delete] {
-                    let case = format!("include_manual={include_manual} read_all={read_all} {owner:?} {op:?}");
-                    let tenant = tenant(&service, None).await;
-                    let settings = Settings { include_manual_users: include_manual, read_all_users: read_all, ..Settings::default() };
-                    let (caller, _) = integration(&service, &tenant, settings).await;
-                    let other = scim_integration(&service, &tenant).await;
-                    let creator: &Caller = match owner {
-                        Owner::Manual => &tenant.admin,
-                        Owner::Own => &caller,
-                        Owner::Other => &other,
-                    };
-                    let record = service.create(creator, &USERS, &entra_user("dana@contoso.com")).await.unwrap();
-                    let id = id_of(&record.resource);
-                    let before = service.user_summary(&tenant.admin, &id).await.unwrap();
-
-                    let renamed = json!({"userName": "dana@contoso.com", "displayName": "Dana Replaced"});
-                    let (status, returned_id) = match op {
-                        Op::Read => {
-                            let listed = service.list(&caller, &USERS, &filter("userName eq \"dana@contoso.com\"")).await.unwrap();
-                            let all = service.list(&caller, &USERS, &query(&[])).await.unwrap();
-                            let result = service.get(&caller, &USERS, &id, &all_attributes()).await;
-                            let status = result.as_ref().map(|_| 200).unwrap_or_else(|e| e.to_scim().status);
-                            assert_eq!(listed.resources.len(), usize::from(status == 200), "{case}: filter visibility");
-                            assert_eq!(all.resources.len(), usize::from(status == 200), "{case}: list visibility");
-                            (status, result.ok().map(|r| id_of(&r)))
-                        }
-                        Op::CreateCollision => match service.create(&caller, &USERS, &entra_user("DANA@contoso.com")).await {
-                            Ok(written) => {
-                                assert_eq!(written.resource["userName"], "DANA@contoso.com", "{case}: request's attributes");
-                                (201, Some(id_of(&written.resource)))
-                            }
-                            Err(e) => {
-                                let e = e.to_scim();
-                                assert_eq!(e.scim_type, Some(scim::ScimType::Uniqueness), "{case}");
-                                (e.status, None)
-                            }
-                        },
-                        Op::Replace => outcome(service.replace(&caller, &USERS, &id, &renamed, None).await),
-                        Op::Patch => outcome(
-                            service
-                                .patch(&caller, &USERS, &id, &patch(json!([{"op":"replace","path":"displayName","value":"X"}])), None)
-                                .await,
-                        ),
-                        Op::NoOpPatch => outcome(
-                            service
-                                .patch(
-                                    &caller,
-                                    &USERS,
-                                    &id,
-                                    &patch(json!([{"op":"replace","path":"displayName","value":"Test User"}])),
-                                    None,
-                                )
-                                .await,
-                        ),
-                        Op::Delete => match service.delete(&caller, &USERS, &id, None).await {
-                            Ok(()) => (204, None),
-                            Err(e) => (e.to_scim().status, None),
-                        },
-                    };
-                    let (want_status, want_claim) = expected(include_manual, read_all, owner, op);
-                    assert_eq!(status, want_status, "{case}");
-                    if let Some(returned) = returned_id {
-                        assert_eq!(returned, id, "{case}: the existing id is answered");
+    for descriptor in [&USERS, &GROUPS] {
+        for include_manual in [false, true] {
+            for read_all in [false, true] {
+                for owner in [Owner::Manual, Owner::Own, Owner::Other] {
+                    for op in [Op::Read, Op::CreateCollision, Op::Replace, Op::Patch, Op::NoOpPatch, Op::Delete] {
+                        check(&service, descriptor, include_manual, read_all, owner, op).await;
+                        checked += 1;
                     }
-                    if op == Op::Delete && status == 204 {
-                        assert!(service.user_summary(&tenant.admin, &id).await.is_err(), "{case}: deleted");
-                    } else {
-                        let after = service.user_summary(&tenant.admin, &id).await.unwrap();
-                        let claimed = after.source == caller.source() && before.source != caller.source();
-                        assert_eq!(claimed, want_claim, "{case}: claim");
-                        let wrote = status == 200 && op != Op::Read && op != Op::NoOpPatch || status == 201;
-                        let version = |s: &provisioning::users::UserSummary| s.last_modified.clone();
-                        if !wrote {
-                            assert_eq!(version(&after), version(&before), "{case}: nothing written");
-                            assert_eq!(after.source, before.source, "{case}: source unchanged");
-                        }
-                        if want_claim {
-                            assert!(matches!(after.source, Source::Integration(_)));
-                        }
-                    }
-                    checked += 1;
                 }
             }
         }
     }
-    assert_eq!(checked, 4 * 3 * 6);
+    assert_eq!(checked, 2 * 4 * 3 * 6);
+}
+
+async fn check(service: &Provisioning<Store>, descriptor: &TypeDescriptor, include_manual: bool, read_all: bool, owner: Owner, op: Op) {
+    let case = format!("{} include_manual={include_manual} read_all={read_all} {owner:?} {op:?}", descriptor.name());
+    let tenant = tenant(service, None).await;
+    let settings = Settings { include_manual_users: include_manual, read_all_users: read_all, ..Settings::default() };
+    let (caller, _) = integration(service, &tenant, settings).await;
+    let other = scim_integration(service, &tenant).await;
+    let creator: &Caller = match owner {
+        Owner::Manual => &tenant.admin,
+        Owner::Own => &caller,
+        Owner::Other => &other,
+    };
+    let unique = descriptor.unique;
+    let record = service.create(creator, descriptor, &body(descriptor, "dana@contoso.com")).await.unwrap();
+    let id = id_of(&record.resource);
+    let before = stored(service, &tenant.id, &id).await.unwrap();
+
+    let match_query = filter(&format!("{unique} eq \"dana@contoso.com\""));
+    let (status, returned_id) = match op {
+        Op::Read => {
+            let listed = service.list(&caller, descriptor, &match_query).await.unwrap();
+            let all = service.list(&caller, descriptor, &query(&[])).await.unwrap();
+            let result = service.get(&caller, descriptor, &id, &all_attributes()).await;
+            let status = result.as_ref().map(|_| 200).unwrap_or_else(|e| e.to_scim().status);
+            assert_eq!(listed.resources.len(), usize::from(status == 200), "{case}: filter visibility");
+            assert_eq!(all.resources.len(), usize::from(status == 200), "{case}: list visibility");
+            (status, result.ok().map(|r| id_of(&r)))
+        }
+        Op::CreateCollision => match service.create(&caller, descriptor, &body(descriptor, "DANA@contoso.com")).await {
+            Ok(written) => {
+                assert_eq!(written.resource[unique], "DANA@contoso.com", "{case}: request's attributes");
+                (201, Some(id_of(&written.resource)))
+            }
+            Err(e) => {
+                let e = e.to_scim();
+                assert_eq!(e.scim_type, Some(scim::ScimType::Uniqueness), "{case}");
+                assert!(e.detail.contains(unique), "{case}: {}", e.detail);
+                (e.status, None)
+            }
+        },
+        Op::Replace => {
+            let mut replacement = body(descriptor, "dana@contoso.com");
+            replacement["externalId"] = json!("replaced");
+            outcome(service.replace(&caller, descriptor, &id, &replacement, None).await)
+        }
+        Op::Patch => {
+            outcome(service.patch(&caller, descriptor, &id, &patch(json!([{"op":"replace","path":"externalId","value":"X"}])), None).await)
+        }
+        Op::NoOpPatch => {
+            let same = record.resource["externalId"].clone();
+            outcome(service.patch(&caller, descriptor, &id, &patch(json!([{"op":"replace","path":"externalId","value":same}])), None).await)
+        }
+        Op::Delete => match service.delete(&caller, descriptor, &id, None).await {
+            Ok(()) => (204, None),
+            Err(e) => (e.to_scim().status, None),
+        },
+    };
+    let (want_status, want_claim) = expected(include_manual, read_all, owner, op);
+    assert_eq!(status, want_status, "{case}");
+    if let Some(returned) = returned_id {
+        assert_eq!(returned, id, "{case}: the existing id is answered");
+    }
+    let after = stored(service, &tenant.id, &id).await;
+    if op == Op::Delete && status == 204 {
+        assert!(after.is_none(), "{case}: deleted");
+        return;
+    }
+    let after = after.unwrap_or_else(|| panic!("{case}: still there"));
+    let claimed = after.source == caller.source() && before.source != caller.source();
+    assert_eq!(claimed, want_claim, "{case}: claim");
+    if want_claim {
+        assert!(matches!(after.source, Source::Integration(_)));
+    }
+    let wrote = (status == 200 && op != Op::Read && op != Op::NoOpPatch) || status == 201;
+    if wrote {
+        assert_eq!(after.version, before.version + 1, "{case}: one new version");
+    } else {
+        assert_eq!(after, before, "{case}: nothing written");
+    }
 }
 
 fn outcome(result: provisioning::Result<provisioning::Written>) -> (u16, Option<String>) {
