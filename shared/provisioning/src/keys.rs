@@ -16,6 +16,7 @@
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
+//! | enrollment email (outbox) | `T#{t}#OUTBOX` | `{user id}` | gsi1 `OUTBOX#PENDING` / `{time, 20-digit ns}#{t}#{user id}` while unsent |
 //!
 //! Why this shape:
 //! - A resource's key needs only its id, not its type: a member id can be turned into a
@@ -128,6 +129,18 @@ pub fn log_partition(tenant: &str) -> String {
 /// suffix so that entries of the same nanosecond do not overwrite each other.
 pub fn log_sort(unix_nanos: i128, unique: &str) -> String {
     format!("{:020}#{unique}", unix_nanos.max(0))
+}
+
+pub fn outbox(tenant: &str, user: &str) -> Key {
+    Key::new(format!("T#{tenant}#OUTBOX"), user)
+}
+
+/// gsi1 partition of the enrollment emails not sent yet, across tenants (the local
+/// mailer polls it; on AWS the table's stream triggers the mailer instead).
+pub const PENDING_OUTBOX: &str = "OUTBOX#PENDING";
+
+pub fn pending_outbox_sort(unix_nanos: i128, tenant: &str, user: &str) -> String {
+    format!("{:020}#{tenant}#{user}", unix_nanos.max(0))
 }
 
 /// Case folding for case-insensitive uniqueness and lookups (`userName`, `displayName`

@@ -7,6 +7,7 @@
 //! the caller's tenant (see [`keys`]).
 
 pub mod clock;
+pub mod enrollment;
 pub mod error;
 pub mod integrations;
 pub mod keys;

@@ -225,17 +225,22 @@ impl<S: ItemStore> Provisioning<S> {
         }
     }
 
-    /// Deletes every item a query returns, a page (one transaction) at a time.
+    /// Deletes every item a query returns, a page (one transaction) at a time. Pages
+    /// follow the cursor rather than re-reading the first page: an index read on DynamoDB
+    /// may still return items just deleted.
     pub(crate) async fn delete_all(&self, query: Query) -> Result<()> {
+        let mut cursor = None;
         loop {
-            // Always the first page: the previous page's items are gone.
-            let page = self.store.query(&query.clone().limit(PAGE)).await?;
-            if page.items.is_empty() {
-                return Ok(());
-            }
+            let page = self.store.query(&query.clone().limit(PAGE).after(cursor)).await?;
             let ops: Vec<TransactOp> =
                 page.items.into_iter().map(|item| TransactOp::Delete { key: item.key, condition: Condition::None }).collect();
-            self.run_batches(vec![ops]).await.map_err(|(_, e)| Error::from(e))?;
+            if !ops.is_empty() {
+                self.run_batches(vec![ops]).await.map_err(|(_, e)| Error::from(e))?;
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
         }
     }
 

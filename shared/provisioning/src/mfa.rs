@@ -20,11 +20,14 @@ pub struct MfaState {
     /// The status before SCIM `active=false`, restored by `active=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_from: Option<UserStatus>,
+    /// Whether an enrollment email was queued at creation, or could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_email: Option<crate::enrollment::EnrollmentEmail>,
 }
 
 impl MfaState {
     pub fn new() -> Self {
-        MfaState { status: UserStatus::Unenrolled, device_count: 0, suspended_from: None }
+        MfaState { status: UserStatus::Unenrolled, device_count: 0, suspended_from: None, enrollment_email: None }
     }
 
     /// After the SCIM `active` attribute took this value (absent counts as active).
@@ -82,7 +85,7 @@ mod tests {
         assert_eq!(suspended.with_active(false), suspended);
         assert_eq!(suspended.with_active(true).status, UserStatus::Active);
         assert_eq!(MfaState::new().with_active(false).with_active(true).status, UserStatus::Unenrolled);
-        let disabled = MfaState { status: UserStatus::DevicesDisabled, device_count: 2, suspended_from: None };
+        let disabled = MfaState { status: UserStatus::DevicesDisabled, device_count: 2, ..MfaState::new() };
         assert_eq!(disabled.with_active(false).with_active(true).status, UserStatus::DevicesDisabled);
         assert_eq!(enrolled.with_device_removed().status, UserStatus::Unenrolled);
     }

@@ -35,16 +35,6 @@ pub enum Plan {
     Walk(Query),
 }
 
-impl Plan {
-    /// The query to page through, if the plan is one.
-    pub fn query(&self) -> Option<&Query> {
-        match self {
-            Plan::Nothing | Plan::ById(_) => None,
-            Plan::Lookup(query) | Plan::Walk(query) => Some(query),
-        }
-    }
-}
-
 fn is_core(path: &AttrPath, descriptor: &TypeDescriptor, name: &str) -> bool {
     path.sub.is_none()
         && path.name.eq_ignore_ascii_case(name)

@@ -17,12 +17,13 @@ use scim::{ScimError, ScimType};
 use serde_json::Value;
 
 use crate::clock::rfc3339;
+use crate::enrollment::{self, EnrollmentEmail};
 use crate::error::{Error, Result};
 use crate::keys::{self, MAX_KEY_VALUE_BYTES};
 use crate::log::LogOperation;
 use crate::members::{self, batches, failed_at};
 use crate::mfa::MfaState;
-use crate::ownership::{Caller, Decision, Operation, decide, reachable};
+use crate::ownership::{Actor, Caller, Decision, Operation, decide, reachable};
 use crate::plan::{Plan, encode_cursor, plan, unbind};
 use crate::record::{Record, unique_value, work_email};
 use crate::seats::{MAX_COUNTER_RETRIES, contended};
@@ -46,8 +47,11 @@ pub struct Written {
     pub claimed: bool,
 }
 
-/// Positions of the fixed operations of a write, to read a canceled transaction.
+/// Positions of the fixed operations of a write, to read a canceled transaction: the
+/// resource, then its uniqueness item, then (user creates) the seat counter.
 const RESOURCE_OP: usize = 0;
+const UNIQUENESS_OP: usize = 1;
+const SEAT_OP: usize = 2;
 
 /// Attributes stored apart (a group's `members`) taken out of a prepared resource.
 fn take_apart(descriptor: &TypeDescriptor, resource: &mut Value) -> Vec<Value> {
@@ -188,11 +192,24 @@ impl<S: ItemStore> Provisioning<S> {
         let unique = required_unique(descriptor, &resource)?.to_string();
         let now = rfc3339(self.clock.now());
         let changed = attribute_names(&resource, &apart, descriptor);
+        let id = new_id();
+        // Only users provisioned by an integration that sends enrollment emails get one;
+        // one without an address is marked so, so that it shows in the admin API.
+        let sends_email = matches!(&caller.actor, Actor::Integration { settings, .. } if settings.send_enrollment_emails);
+        let outbox = match (descriptor.is_user && sends_email, enrollment::address(&resource)) {
+            (true, Some(email)) => Some(self.outbox_op(&caller.tenant, &id, &unique, email)),
+            _ => None,
+        };
+        let enrollment_email = match (descriptor.is_user && sends_email, &outbox) {
+            (false, _) => None,
+            (true, Some(_)) => Some(EnrollmentEmail::Queued),
+            (true, None) => Some(EnrollmentEmail::NoEmailAddress),
+        };
         let record = Record {
-            id: new_id(),
+            id,
             type_name: descriptor.name().to_string(),
             version: 1,
-            mfa: descriptor.is_user.then(|| MfaState::new().with_active(is_active(&resource))),
+            mfa: descriptor.is_user.then(|| MfaState { enrollment_email, ..MfaState::new().with_active(is_active(&resource)) }),
             resource,
             created: now.clone(),
             last_modified: now,
@@ -221,16 +238,16 @@ impl<S: ItemStore> Provisioning<S> {
                     }
                 }
             }
+            fixed.extend(outbox.clone());
             let member_ops = members::add_ops(tenant, &record.id, &apart)?;
             let log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
-            let seat_op = fixed.len() - 1;
             let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
             match self.run_batches(batches(fixed, member_ops, Some(log_op))).await {
                 Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
-                Err((0, error)) if failed_at(&error, 1) => {
+                Err((0, error)) if failed_at(&error, UNIQUENESS_OP) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
-                Err((0, error)) if descriptor.is_user && failed_at(&error, seat_op) => continue,
+                Err((0, error)) if descriptor.is_user && failed_at(&error, SEAT_OP) => continue,
                 Err((_, error)) => return Err(error.into()),
             }
         }

@@ -56,6 +56,8 @@ pub struct UserSummary {
     pub source: Source,
     pub status: UserStatus,
     pub device_count: u64,
+    /// Whether an enrollment email was queued at creation (or the user had no address).
+    pub enrollment_email: Option<crate::enrollment::EnrollmentEmail>,
     pub created: String,
     pub last_modified: String,
     /// The SCIM resource (names, emails..).
@@ -70,6 +72,7 @@ fn summary(record: Record) -> UserSummary {
         source: record.source,
         status: mfa.status,
         device_count: mfa.device_count,
+        enrollment_email: mfa.enrollment_email,
         created: record.created,
         last_modified: record.last_modified,
         resource: record.resource,

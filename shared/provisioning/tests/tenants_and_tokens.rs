@@ -20,6 +20,8 @@ async fn tokens_authenticate_their_integration_only_and_rotate() {
     let (entra_a, token_a) = integration(&service, &a, Settings::default()).await;
     let (entra_b, _) = integration(&service, &b, Settings { read_all_users: true, ..Settings::default() }).await;
     assert_eq!(entra_a.tenant, a.id);
+    assert_eq!(service.tenant(&a.id).await.unwrap().name, "Contoso");
+    assert_eq!(service.tenant("nope").await.unwrap_err().to_scim().status, 404);
     assert!(matches!(&entra_a.actor, Actor::Integration { .. }));
     assert_eq!(service.authenticate(&a.admin_key).await.unwrap(), a.admin);
     assert_eq!(service.authenticate("scim_nope").await.unwrap_err(), Error::Unauthorized);
