@@ -10,6 +10,7 @@
 //! | tenant | `TENANT#{t}` | `TENANT` | |
 //! | secret (API token, admin key) | `SECRET#{sha256 hex}` | `SECRET` | |
 //! | integration | `T#{t}` | `INT#{i}` | |
+//! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
 //! | seat counter | `T#{t}` | `SEATS` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{lowercased userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{lowercased work email}` / `{id}` |
 //! | uniqueness claim | `T#{t}#U#{Type}#{lowercased unique value}` | `U` | |
@@ -62,6 +63,12 @@ pub const INTEGRATION_PREFIX: &str = "INT#";
 
 pub fn integration(tenant: &str, integration: &str) -> Key {
     Key::new(tenant_config(tenant), format!("{INTEGRATION_PREFIX}{integration}"))
+}
+
+pub const ADMIN_KEY_PREFIX: &str = "ADMKEY#";
+
+pub fn admin_key(tenant: &str, key_id: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{ADMIN_KEY_PREFIX}{key_id}"))
 }
 
 pub fn seats(tenant: &str) -> Key {

@@ -140,3 +140,23 @@ async fn impossible_equalities_and_oversized_values_never_reach_the_store_as_key
     assert_eq!(service.patch(&entra, &provisioning::GROUPS, &group, &add, None).await.unwrap_err().to_scim().status, 400);
     assert_eq!(service.get(&entra, &USERS, &long, &all_attributes()).await.unwrap_err().to_scim().status, 404);
 }
+
+#[tokio::test]
+async fn search_bodies_use_the_same_path_and_cursor_pages_refuse_sort_by() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    for name in ["vic", "val", "wes"] {
+        service.create(&entra, &USERS, &entra_user(name)).await.unwrap();
+    }
+    let body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName sw \"v\"", "attributes": ["userName"], "sortBy": "userName", "startIndex": 1, "count": 10
+    });
+    let found = service.list(&entra, &USERS, &ListQuery::from_search_body(&body, 100).unwrap()).await.unwrap();
+    assert_eq!(names(&found.resources), ["val", "vic"]);
+    assert!(found.resources[0].get("emails").is_none());
+    let sorted_cursor = ListQuery::from_params([("cursor", ""), ("sortBy", "userName")], 100).unwrap();
+    let e = service.list(&entra, &USERS, &sorted_cursor).await.unwrap_err().to_scim();
+    assert_eq!((e.status, e.scim_type), (400, Some(scim::ScimType::InvalidValue)));
+}

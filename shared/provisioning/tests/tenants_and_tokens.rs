@@ -24,6 +24,15 @@ async fn tokens_authenticate_their_integration_only_and_rotate() {
     assert_eq!(service.tenant("nope").await.unwrap_err().to_scim().status, 404);
     assert!(matches!(&entra_a.actor, Actor::Integration { .. }));
     assert_eq!(service.authenticate(&a.admin_key).await.unwrap(), a.admin);
+    // More admin keys: listed by id, revocable, never another tenant's.
+    let second = service.create_admin_key(&a.admin).await.unwrap();
+    assert_eq!(service.authenticate(&second.key).await.unwrap(), a.admin);
+    assert_eq!(service.list_admin_keys(&a.admin).await.unwrap().len(), 2);
+    assert_eq!(service.revoke_admin_key(&b.admin, &second.id).await.unwrap_err().to_scim().status, 404);
+    service.revoke_admin_key(&a.admin, &second.id).await.unwrap();
+    assert_eq!(service.authenticate(&second.key).await.unwrap_err(), Error::Unauthorized);
+    assert_eq!(service.authenticate(&a.admin_key).await.unwrap(), a.admin);
+    assert!(service.create_admin_key(&entra_a).await.is_err());
     assert_eq!(service.authenticate("scim_nope").await.unwrap_err(), Error::Unauthorized);
     assert_eq!(Error::Unauthorized.to_scim().status, 401);
 
