@@ -31,6 +31,9 @@ use crate::secrets::new_id;
 use crate::service::Provisioning;
 use crate::types::TypeDescriptor;
 
+/// The most store pages one cursor page reads.
+const MAX_CURSOR_ROUNDS: usize = 64;
+
 /// Ids are server-generated uuids; anything much longer cannot be one of ours.
 const MAX_ID_LEN: usize = 128;
 
@@ -48,7 +51,8 @@ pub struct Written {
 }
 
 /// Positions of the fixed operations of a write, to read a canceled transaction: the
-/// resource, then its uniqueness item, then (user creates) the seat counter.
+/// resource, then its uniqueness item, then (user creates in a tenant with a seat limit)
+/// the seat counter.
 const RESOURCE_OP: usize = 0;
 const UNIQUENESS_OP: usize = 1;
 const SEAT_OP: usize = 2;
@@ -224,10 +228,14 @@ impl<S: ItemStore> Provisioning<S> {
                 TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent },
                 TransactOp::Put { item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()), condition: Condition::Absent },
             ];
+            let mut counted = false;
             if descriptor.is_user {
                 let seats = self.seats(tenant).await?;
                 match seats.take(tenant) {
-                    Ok(op) => fixed.push(op),
+                    Ok(op) => {
+                        counted = op.is_some();
+                        fixed.extend(op);
+                    }
                     // At the limit, a create that claims an existing record still succeeds
                     // (claims take no seat): look for the collision first.
                     Err(limit) => {
@@ -247,7 +255,7 @@ impl<S: ItemStore> Provisioning<S> {
                 Err((0, error)) if failed_at(&error, UNIQUENESS_OP) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
-                Err((0, error)) if descriptor.is_user && failed_at(&error, SEAT_OP) => continue,
+                Err((0, error)) if counted && failed_at(&error, SEAT_OP) => continue,
                 Err((_, error)) => return Err(error.into()),
             }
         }
@@ -483,15 +491,18 @@ impl<S: ItemStore> Provisioning<S> {
                 ops.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });
             }
             let seat_op = ops.len();
+            let mut counted = false;
             if descriptor.is_user {
-                ops.push(self.seats(tenant).await?.release(tenant));
+                let release = self.seats(tenant).await?.release(tenant);
+                counted = release.is_some();
+                ops.extend(release);
             }
             let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
             ops.push(TransactOp::Put { item: log, condition: Condition::Absent });
             match self.store.transact(ops).await {
                 Ok(()) => return Ok(()),
                 Err(error) if failed_at(&error, RESOURCE_OP) => return Err(version_conflict(if_match, descriptor, id)),
-                Err(error) if descriptor.is_user && failed_at(&error, seat_op) => continue,
+                Err(error) if counted && failed_at(&error, seat_op) => continue,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -582,7 +593,10 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resources = Vec::new();
         let mut examined = 0usize;
         let mut exhausted = query.count == 0;
-        while !exhausted && resources.len() < query.count && examined < self.limits.max_examined {
+        // Rounds are bounded too: a store may answer an empty page with a cursor.
+        let mut rounds = 0;
+        while !exhausted && resources.len() < query.count && examined < self.limits.max_examined && rounds < MAX_CURSOR_ROUNDS {
+            rounds += 1;
             let missing = u32::try_from(query.count - resources.len()).unwrap_or(u32::MAX);
             let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;
             examined += page.items.len();

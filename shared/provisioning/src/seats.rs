@@ -1,8 +1,14 @@
 //! The optional seat limit: a per-tenant counter item, changed in the same transaction as
 //! the user it counts, conditional on its version (so concurrent creates cannot exceed the
 //! limit). The store has no atomic increment, so a create reads the counter first.
+//!
+//! Only tenants with a limit count: concurrent creates all racing for one counter item
+//! would serialise every create of a tenant (each loser re-reads and retries), which
+//! only a limit justifies. Setting a limit on a tenant without one counts its users
+//! first; a create committed while that count runs may be missed (the count is then
+//! low by the creates in flight; setting the limit again recounts).
 
-use item_store::{Attributes, Condition, Item, ItemStore, TransactOp};
+use item_store::{Attributes, Condition, GSI1, Item, ItemStore, Query, TransactOp};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -15,6 +21,7 @@ pub const MAX_COUNTER_RETRIES: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seats {
+    /// Users counted; maintained only while there is a limit.
     pub used: u64,
     pub limit: Option<u64>,
     pub version: u64,
@@ -31,20 +38,21 @@ pub(crate) fn counter_item(tenant: &str, used: u64, limit: Option<u64>, version:
 }
 
 impl Seats {
-    /// The operation taking one more seat, or 409 when the limit is reached.
-    pub(crate) fn take(&self, tenant: &str) -> Result<TransactOp> {
-        if let Some(limit) = self.limit
-            && self.used >= limit
-        {
+    /// The operation taking one more seat (none without a limit), or 409 when the limit
+    /// is reached.
+    pub(crate) fn take(&self, tenant: &str) -> Result<Option<TransactOp>> {
+        let Some(limit) = self.limit else { return Ok(None) };
+        if self.used >= limit {
             return Err(Error::conflict(format!(
                 "seat limit of {limit} users reached: delete users or ask the tenant administrator to raise the limit"
             )));
         }
-        Ok(self.write(tenant, self.used + 1))
+        Ok(Some(self.write(tenant, self.used + 1)))
     }
 
-    pub(crate) fn release(&self, tenant: &str) -> TransactOp {
-        self.write(tenant, self.used.saturating_sub(1))
+    /// The operation giving a seat back (none without a limit).
+    pub(crate) fn release(&self, tenant: &str) -> Option<TransactOp> {
+        self.limit.map(|_| self.write(tenant, self.used.saturating_sub(1)))
     }
 
     fn write(&self, tenant: &str, used: u64) -> TransactOp {
@@ -72,14 +80,36 @@ impl<S: ItemStore> Provisioning<S> {
         }
         for _ in 0..MAX_COUNTER_RETRIES {
             let seats = self.seats(&caller.tenant).await?;
-            let item = counter_item(&caller.tenant, seats.used, limit, seats.version + 1);
+            let used = match (seats.limit, limit) {
+                (_, None) => 0,
+                (Some(_), Some(_)) => seats.used,
+                (None, Some(_)) => self.count_users(&caller.tenant).await?,
+            };
+            let item = counter_item(&caller.tenant, used, limit, seats.version + 1);
             match self.store.put(item, Condition::VersionEquals(seats.version)).await {
-                Ok(()) => return Ok(Seats { limit, version: seats.version + 1, ..seats }),
+                Ok(()) => return Ok(Seats { used, limit, version: seats.version + 1 }),
                 Err(item_store::StoreError::ConditionFailed) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
         Err(contended())
+    }
+}
+
+impl<S: ItemStore> Provisioning<S> {
+    /// The tenant's users, counted page by page (an admin action, O(tenant)).
+    async fn count_users(&self, tenant: &str) -> Result<u64> {
+        let query = Query::index(GSI1, keys::listing(tenant, crate::types::USERS.name()));
+        let mut count = 0u64;
+        let mut cursor = None;
+        loop {
+            let page = self.store.query(&query.clone().after(cursor)).await?;
+            count += page.items.len() as u64;
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(count),
+            }
+        }
     }
 }
 

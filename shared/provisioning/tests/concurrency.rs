@@ -9,7 +9,8 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_identical_creates_make_one_user() {
     let service = service().await;
-    let tenant = tenant(&service, None).await;
+    // With a (high) seat limit, so that the seat counter counts too.
+    let tenant = tenant(&service, Some(100)).await;
     let entra = scim_integration(&service, &tenant).await;
     let tasks: Vec<_> = (0..20)
         .map(|n| {
@@ -134,4 +135,28 @@ async fn a_claim_succeeds_at_the_seat_limit_because_it_takes_no_seat() {
     let claimed = service.create(&entra, &USERS, &entra_user("Quinn")).await.unwrap();
     assert!(claimed.claimed);
     assert_eq!(service.seats(&tenant.id).await.unwrap().used, 1);
+}
+
+#[tokio::test]
+async fn a_limit_set_later_counts_the_existing_users_first() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let store = service.store();
+    store.take();
+    service.create(&entra, &USERS, &entra_user("a1")).await.unwrap();
+    assert_eq!(store.take().transact, 1);
+    let second = id_of(&service.create(&entra, &USERS, &entra_user("a2")).await.unwrap().resource);
+    service.create(&entra, &GROUPS, &group_body("not a seat")).await.unwrap();
+    let seats = service.set_seat_limit(&tenant.admin, Some(3)).await.unwrap();
+    assert_eq!((seats.used, seats.limit), (2, Some(3)));
+    service.create(&entra, &USERS, &entra_user("a3")).await.unwrap();
+    let e = service.create(&entra, &USERS, &entra_user("a4")).await.unwrap_err().to_scim();
+    assert!(e.detail.contains("seat limit of 3 users reached"), "{}", e.detail);
+    service.delete(&entra, &USERS, &second, None).await.unwrap();
+    service.create(&entra, &USERS, &entra_user("a4")).await.unwrap();
+    // Removing the limit stops counting.
+    assert_eq!(service.set_seat_limit(&tenant.admin, None).await.unwrap().limit, None);
+    service.create(&entra, &USERS, &entra_user("a5")).await.unwrap();
+    assert!(service.set_seat_limit(&entra, Some(1)).await.is_err(), "admins only");
 }

@@ -56,7 +56,7 @@ async fn store_throttling_and_outages_are_retryable_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap().keep();
     let store = Arc::new(FailingStore::new(EmbeddedStore::open(dir.join("items.redb")).unwrap()));
     let service = Provisioning::new(store.clone());
-    let created = service.create_tenant("T", None).await.unwrap();
+    let created = service.create_tenant("T", Some(100)).await.unwrap();
     let admin = Caller::admin(&created.tenant);
     let integration = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.unwrap();
     let entra = service.authenticate(&integration.token).await.unwrap();
@@ -116,7 +116,7 @@ async fn a_throttled_transaction_after_the_read_changes_nothing_and_asks_to_retr
     let inner = EmbeddedStore::open(dir.join("items.redb")).unwrap();
     let store = Arc::new(TransactFails { inner, failing: false.into() });
     let service = Provisioning::new(store.clone());
-    let created = service.create_tenant("T", None).await.unwrap();
+    let created = service.create_tenant("T", Some(100)).await.unwrap();
     let admin = Caller::admin(&created.tenant);
     let integration = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.unwrap();
     let entra = service.authenticate(&integration.token).await.unwrap();

@@ -213,7 +213,7 @@ fn outcome(result: provisioning::Result<provisioning::Written>) -> (u16, Option<
 #[tokio::test]
 async fn claims_keep_devices_and_enrollment_and_groups_claim_by_display_name() {
     let service = service().await;
-    let tenant = tenant(&service, None).await;
+    let tenant = tenant(&service, Some(100)).await;
     let settings = Settings { include_manual_users: true, ..Settings::default() };
     let (entra, _) = integration(&service, &tenant, settings).await;
     let manual = service.create(&tenant.admin, &USERS, &json!({"userName": "erin", "displayName": "Erin M"})).await.unwrap();

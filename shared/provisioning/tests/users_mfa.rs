@@ -48,7 +48,7 @@ async fn active_false_suspends_keeping_devices_and_active_true_restores() {
 #[tokio::test]
 async fn delete_removes_devices_and_manual_users_use_the_same_service() {
     let service = service().await;
-    let tenant = tenant(&service, None).await;
+    let tenant = tenant(&service, Some(100)).await;
     let manual = service
         .create(&tenant.admin, &USERS, &json!({"userName": "pat", "emails": [{"type": "work", "value": "pat@x.com"}]}))
         .await
