@@ -26,7 +26,7 @@ use crate::mfa::MfaState;
 use crate::ownership::{Actor, Caller, Decision, Operation, decide, reachable};
 use crate::plan::{Plan, encode_cursor, plan, unbind};
 use crate::record::{Record, unique_value, work_email};
-use crate::seats::{MAX_COUNTER_RETRIES, contended};
+use crate::seats::{MAX_COUNTER_RETRIES, backoff, contended};
 use crate::secrets::new_id;
 use crate::service::Provisioning;
 use crate::types::TypeDescriptor;
@@ -223,7 +223,10 @@ impl<S: ItemStore> Provisioning<S> {
         let uniqueness = keys::uniqueness(tenant, descriptor.name(), &unique);
         let mut unique_attrs = item_store::Attributes::new();
         unique_attrs.insert("id".into(), record.id.clone().into());
-        for _ in 0..MAX_COUNTER_RETRIES {
+        for attempt in 0..MAX_COUNTER_RETRIES {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let mut fixed = vec![
                 TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent },
                 TransactOp::Put { item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()), condition: Condition::Absent },
@@ -485,7 +488,10 @@ impl<S: ItemStore> Provisioning<S> {
         check_if_match(if_match, record.version)?;
         let tenant = &caller.tenant;
         self.delete_children(tenant, id).await?;
-        for _ in 0..MAX_COUNTER_RETRIES {
+        for attempt in 0..MAX_COUNTER_RETRIES {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let mut ops = vec![TransactOp::Delete { key: keys::resource(tenant, id), condition: Condition::VersionEquals(record.version) }];
             if let Some(unique) = record.unique_value(descriptor) {
                 ops.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });

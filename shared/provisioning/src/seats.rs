@@ -19,6 +19,23 @@ use crate::service::{Provisioning, u64_attr};
 /// How often a create or delete retries after losing the race for the counter.
 pub const MAX_COUNTER_RETRIES: usize = 64;
 
+/// The longest pause between two retries.
+const MAX_BACKOFF_MS: u64 = 64;
+
+/// Waits before retry `attempt` (0-based) of a lost race: a random time below an
+/// exponentially growing bound, so that writers that collided do not collide again
+/// (without it, a writer can keep losing to newer ones and starve).
+pub(crate) async fn backoff(attempt: usize) {
+    let bound = (1u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
+    let mut random = [0u8; 8];
+    // Without randomness the bound itself is still a pause.
+    let jitter = match getrandom::fill(&mut random) {
+        Ok(()) => u64::from_le_bytes(random) % (bound + 1),
+        Err(_) => bound,
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seats {
     /// Users counted; maintained only while there is a limit.
@@ -78,7 +95,10 @@ impl<S: ItemStore> Provisioning<S> {
         if caller.actor != Actor::Admin {
             return Err(Error::Forbidden("only a tenant administrator may set the seat limit".into()));
         }
-        for _ in 0..MAX_COUNTER_RETRIES {
+        for attempt in 0..MAX_COUNTER_RETRIES {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let seats = self.seats(&caller.tenant).await?;
             let used = match (seats.limit, limit) {
                 (_, None) => 0,

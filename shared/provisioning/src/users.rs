@@ -12,7 +12,7 @@ use crate::mfa::{MfaState, UserStatus};
 use crate::ownership::{Actor, Caller, Source};
 use crate::plan::{decode_cursor, encode_cursor};
 use crate::record::Record;
-use crate::seats::{MAX_COUNTER_RETRIES, contended};
+use crate::seats::{MAX_COUNTER_RETRIES, backoff, contended};
 use crate::secrets::new_id;
 use crate::service::Provisioning;
 use crate::types::USERS;
@@ -163,7 +163,10 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     async fn change_mfa(&self, caller: &Caller, user: &str, op: TransactOp, change: fn(MfaState) -> MfaState) -> Result<()> {
-        for _ in 0..MAX_COUNTER_RETRIES {
+        for attempt in 0..MAX_COUNTER_RETRIES {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let record = self.user_record(caller, user).await?;
             let updated = Record { version: record.version + 1, mfa: Some(change(record.mfa.unwrap_or_default())), ..record.clone() };
             let ops = vec![
