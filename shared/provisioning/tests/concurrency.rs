@@ -160,3 +160,25 @@ async fn a_limit_set_later_counts_the_existing_users_first() {
     service.create(&entra, &USERS, &entra_user("a5")).await.unwrap();
     assert!(service.set_seat_limit(&entra, Some(1)).await.is_err(), "admins only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_racing_for_the_seat_counter_all_get_through() {
+    let service = service().await;
+    let tenant = tenant(&service, Some(10_000)).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|w| {
+            let (service, entra) = (service.clone(), entra.clone());
+            tokio::spawn(async move {
+                for n in 0..40 {
+                    service.create(&entra, &USERS, &entra_user(&format!("r{w}-{n}"))).await?;
+                }
+                Ok::<(), provisioning::Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(service.seats(&tenant.id).await.unwrap().used, 320);
+}
