@@ -1,7 +1,7 @@
 //! Group memberships: one item per (group, member), never a list inside the group item.
 //!
 //! - Adding and removing are idempotent puts and deletes, batched [`MAX_TRANSACT_OPS`] to a
-//!   transaction, so adding k members costs ceil(k/100) transactions (see [`batches`]).
+//!   transaction, so adding k members costs ceil(k/100) transactions (see `batches`).
 //! - Member ids are not checked against the directory at write time: a check per member
 //!   would double the operations per transaction. Isolation does not depend on it: a
 //!   membership item lives under the group's tenant and is looked up only under that
