@@ -174,3 +174,33 @@ pub fn reachable(caller: &Caller, source: &Source) -> bool {
     decide(caller, source, Operation::Read) != Decision::Hidden
         || decide(caller, source, Operation::Write { changes: true }) != Decision::Hidden
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admins_reach_everything_and_claim_nothing() {
+        let admin = Caller::admin("t");
+        for source in [Source::Manual, Source::Integration("i".into())] {
+            for operation in [Operation::Read, Operation::Write { changes: true }, Operation::Write { changes: false }, Operation::Delete] {
+                assert_eq!(decide(&admin, &source, operation), Decision::Allow, "{source:?} {operation:?}");
+            }
+            assert!(matches!(decide(&admin, &source, Operation::CreateCollision), Decision::Conflict(_)));
+            assert!(reachable(&admin, &source));
+        }
+        assert_eq!(admin.source(), Source::Manual);
+        assert_eq!(Source::from_stored(Source::Integration("x".into()).as_stored()), Source::Integration("x".into()));
+        assert_eq!(Source::from_stored("manual"), Source::Manual);
+    }
+
+    #[test]
+    fn records_of_other_integrations_stay_out_of_reach_without_read_all() {
+        let caller = Caller::integration("t", "me", Settings { include_manual_users: true, ..Settings::default() });
+        let other = Source::Integration("them".into());
+        assert!(!reachable(&caller, &other));
+        // A manual record is reachable for writing (claimable) though not readable.
+        assert!(reachable(&caller, &Source::Manual));
+        assert_eq!(decide(&caller, &Source::Manual, Operation::Read), Decision::Hidden);
+    }
+}
