@@ -105,9 +105,16 @@ pub const GSI1: Index = Index { name: "gsi1", pk_attr: "gsi1pk", sk_attr: "gsi1s
 /// Second general-purpose global secondary index.
 pub const GSI2: Index = Index { name: "gsi2", pk_attr: "gsi2pk", sk_attr: "gsi2sk" };
 
+/// Third general-purpose global secondary index (the provisioning domain's email lookup).
+pub const GSI3: Index = Index {
+    name: "gsi3",
+    pk_attr: "gsi3pk",
+    sk_attr: "gsi3sk",
+};
+
 /// Every secondary index of the table. Index projections are ALL: index queries return
 /// whole items.
-pub const INDEXES: [Index; 2] = [GSI1, GSI2];
+pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
 /// A condition on the current item with the write's key, checked atomically with the write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

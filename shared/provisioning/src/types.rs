@@ -1,0 +1,27 @@
+//! What differs between resource types, as data: the generic service in `resources`
+//! serves every type through one of these descriptors.
+
+use scim::ResourceType;
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+
+#[derive(Debug)]
+pub struct TypeDescriptor {
+    pub resource_type: &'static ResourceType,
+    /// The attribute unique per tenant, case-insensitively (and the gsi1 sort key).
+    pub unique: &'static str,
+    /// Whether records carry MFA state (status, devices) and count against seats.
+    pub is_user: bool,
+    /// Whether the work email is indexed for `emails[type eq "work"].value eq` lookups.
+    pub email_index: bool,
+}
+
+impl TypeDescriptor {
+    pub fn name(&self) -> &'static str {
+        self.resource_type.name
+    }
+}
+
+pub static USERS: TypeDescriptor = TypeDescriptor { resource_type: &USER_RESOURCE, unique: "userName", is_user: true, email_index: true };
+
+pub static GROUPS: TypeDescriptor =
+    TypeDescriptor { resource_type: &GROUP_RESOURCE, unique: "displayName", is_user: false, email_index: false };

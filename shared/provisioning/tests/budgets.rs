@@ -1,0 +1,114 @@
+//! Round-trip budgets (DESIGN.md "Budgets"), counted with `CountingStore`: no timing.
+
+mod common;
+
+use common::*;
+use item_store::RoundTrips;
+use provisioning::{GROUPS, USERS};
+use serde_json::{Value, json};
+
+fn members(ids: impl Iterator<Item = String>) -> Value {
+    Value::Array(ids.map(|id| json!({"value": id})).collect())
+}
+
+#[tokio::test]
+async fn entra_request_budgets() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let (entra, token) = integration(&service, &tenant, Default::default()).await;
+    let store = service.store();
+
+    // The token check is cached: a second request costs nothing.
+    store.take();
+    service.authenticate(&token).await.unwrap();
+    assert_eq!(store.take(), RoundTrips::default(), "cached token check");
+
+    // Match query: one index query, also when empty.
+    service.list(&entra, &USERS, &filter("userName eq \"ivy\"")).await.unwrap();
+    let match_empty = store.take();
+    assert_eq!((match_empty.query, match_empty.total()), (1, 1));
+
+    // Create: one transaction, plus one read of the seat counter (no atomic increment).
+    let id = id_of(&service.create(&entra, &USERS, &entra_user("ivy")).await.unwrap().resource);
+    let create = store.take();
+    assert_eq!((create.transact, create.get, create.total()), (1, 1, 2), "{create:?}");
+
+    service.list(&entra, &USERS, &filter("userName eq \"ivy\"")).await.unwrap();
+    assert_eq!(store.take().total(), 1, "match query that finds");
+    for text in ["externalId eq \"ext-ivy\"", "emails[type eq \"work\"].value eq \"ivy@contoso.com\"", &format!("id eq \"{id}\"")] {
+        let found = service.list(&entra, &USERS, &filter(text)).await.unwrap();
+        assert_eq!(found.total_results, Some(1));
+        assert_eq!(store.take().total(), 1, "{text}");
+    }
+
+    service.get(&entra, &USERS, &id, &all_attributes()).await.unwrap();
+    let get = store.take();
+    assert_eq!((get.get, get.total()), (1, 1), "GET by id");
+
+    service.patch(&entra, &USERS, &id, &patch(json!([{"op":"Replace","path":"active","value":"False"}])), None).await.unwrap();
+    let patch_counts = store.take();
+    assert_eq!((patch_counts.get, patch_counts.transact, patch_counts.total()), (1, 1, 2), "PATCH");
+
+    service.patch(&entra, &USERS, &id, &patch(json!([{"op":"Replace","path":"active","value":"False"}])), None).await.unwrap();
+    let noop = store.take();
+    assert_eq!((noop.get, noop.total()), (1, 1), "a no-op PATCH only reads");
+
+    let group = id_of(&service.create(&entra, &GROUPS, &group_body("Budget")).await.unwrap().resource);
+    let group_create = store.take();
+    assert_eq!((group_create.transact, group_create.total()), (1, 1), "group create");
+    service.get(&entra, &GROUPS, &group, &selection(None, Some("members"))).await.unwrap();
+    assert_eq!(store.take().total(), 1, "GET group by id without members");
+    eprintln!(
+        "measured: match={match_empty:?} create={create:?} get={get:?} patch={patch_counts:?} noop={noop:?} group_create={group_create:?}"
+    );
+}
+
+#[tokio::test]
+async fn adding_k_members_costs_ceil_k_over_100_transactions_and_get_without_members_is_flat() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let store = service.store();
+    let group = id_of(&service.create(&entra, &GROUPS, &group_body("Big")).await.unwrap().resource);
+    let small = id_of(&service.create(&entra, &GROUPS, &group_body("Small")).await.unwrap().resource);
+    // Members need not be read to be added; synthetic ids keep the test fast.
+    let small_members = patch(json!([{"op":"Add","path":"members","value":members((0..10).map(|n| format!("s{n}")))}]));
+    service.patch(&entra, &GROUPS, &small, &small_members, None).await.unwrap();
+
+    let mut added = 0;
+    for k in [99usize, 100, 250, 551] {
+        store.take();
+        let body = patch(json!([{"op":"Add","path":"members","value":members((added..added + k).map(|n| format!("m{n}")))}]));
+        service.patch(&entra, &GROUPS, &group, &body, None).await.unwrap();
+        let counts = store.take();
+        assert!(counts.transact as usize <= k.div_ceil(100), "k={k}: {counts:?}");
+        assert_eq!(counts.get, 1, "k={k}: one read of the group");
+        eprintln!("measured: add {k} members = {counts:?}");
+        added += k;
+    }
+    assert_eq!(added, 1000);
+
+    let excluded = selection(None, Some("members"));
+    service.get(&entra, &GROUPS, &small, &excluded).await.unwrap();
+    let at_10 = store.take();
+    service.get(&entra, &GROUPS, &group, &excluded).await.unwrap();
+    let at_1000 = store.take();
+    assert_eq!(at_10, at_1000);
+    assert_eq!(at_10.total(), 1);
+    service.list(&entra, &GROUPS, &query(&[("excludedAttributes", "members"), ("filter", "displayName eq \"Big\"")])).await.unwrap();
+    assert_eq!(store.take().total(), 1, "Entra's group match query");
+
+    // With members: page by page (DynamoDB pages are 1 MB; the embedded store's too).
+    let full = service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap();
+    assert_eq!(full["members"].as_array().map(Vec::len), Some(1000));
+    let with_members = store.take();
+    assert_eq!(with_members.get, 1);
+    assert!(with_members.query >= 1);
+    eprintln!("measured: GET group excluded members at 10 = {at_10:?}, at 1000 = {at_1000:?}, with 1000 members = {with_members:?}");
+
+    // Removing them all pages through them, then deleting the group leaves nothing.
+    service.delete(&entra, &GROUPS, &group, None).await.unwrap();
+    let delete = store.take();
+    assert!(delete.transact >= 10, "{delete:?}");
+    eprintln!("measured: delete group with 1000 members = {delete:?}");
+}
