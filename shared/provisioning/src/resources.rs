@@ -231,14 +231,9 @@ impl<S: ItemStore> Provisioning<S> {
                 TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent },
                 TransactOp::Put { item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()), condition: Condition::Absent },
             ];
-            let mut counted = false;
             if descriptor.is_user {
-                let seats = self.seats(tenant).await?;
-                match seats.take(tenant) {
-                    Ok(op) => {
-                        counted = op.is_some();
-                        fixed.extend(op);
-                    }
+                match self.seats_for_attempt(tenant, attempt).await?.take(tenant) {
+                    Ok(op) => fixed.push(op),
                     // At the limit, a create that claims an existing record still succeeds
                     // (claims take no seat): look for the collision first.
                     Err(limit) => {
@@ -258,7 +253,7 @@ impl<S: ItemStore> Provisioning<S> {
                 Err((0, error)) if failed_at(&error, UNIQUENESS_OP) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
-                Err((0, error)) if counted && failed_at(&error, SEAT_OP) => continue,
+                Err((0, error)) if descriptor.is_user && failed_at(&error, SEAT_OP) => continue,
                 Err((_, error)) => return Err(error.into()),
             }
         }
@@ -497,18 +492,15 @@ impl<S: ItemStore> Provisioning<S> {
                 ops.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });
             }
             let seat_op = ops.len();
-            let mut counted = false;
             if descriptor.is_user {
-                let release = self.seats(tenant).await?.release(tenant);
-                counted = release.is_some();
-                ops.extend(release);
+                ops.push(self.seats_for_attempt(tenant, attempt).await?.release(tenant));
             }
             let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
             ops.push(TransactOp::Put { item: log, condition: Condition::Absent });
             match self.store.transact(ops).await {
                 Ok(()) => return Ok(()),
                 Err(error) if failed_at(&error, RESOURCE_OP) => return Err(version_conflict(if_match, descriptor, id)),
-                Err(error) if counted && failed_at(&error, seat_op) => continue,
+                Err(error) if descriptor.is_user && failed_at(&error, seat_op) => continue,
                 Err(error) => return Err(error.into()),
             }
         }

@@ -1,7 +1,7 @@
 //! The domain service: one value holding the store, the clock and the token cache. Each
 //! module (`tenants`, `integrations`, `resources`, `users`, `log`..) adds its operations.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use item_store::{Attributes, ItemStore};
@@ -33,6 +33,9 @@ pub struct Provisioning<S> {
     pub(crate) clock: Arc<dyn Clock>,
     /// Token hash -> grant, for at most `integrations::AUTH_CACHE_TTL`.
     pub(crate) auth_cache: Mutex<HashMap<String, CachedGrant>>,
+    /// Tenants seen with a seat limit: their writes read the counter up front instead of
+    /// assuming there is none (see `seats`). Only a hint; the transaction decides.
+    pub(crate) limited_tenants: Mutex<HashSet<String>>,
 }
 
 impl<S: ItemStore> Provisioning<S> {
@@ -41,7 +44,13 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     pub fn with_clock(store: S, clock: Arc<dyn Clock>) -> Self {
-        Provisioning { store, clock, limits: Limits::default(), auth_cache: Mutex::new(HashMap::new()) }
+        Provisioning {
+            store,
+            clock,
+            limits: Limits::default(),
+            auth_cache: Mutex::new(HashMap::new()),
+            limited_tenants: Mutex::new(HashSet::new()),
+        }
     }
 
     /// Replaces the default caps (tests use small ones).
@@ -52,6 +61,10 @@ impl<S: ItemStore> Provisioning<S> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    pub(crate) fn limited_tenants(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.limited_tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn cache(&self) -> MutexGuard<'_, HashMap<String, CachedGrant>> {

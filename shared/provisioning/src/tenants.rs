@@ -67,19 +67,19 @@ fn object(value: Value) -> Attributes {
 }
 
 impl<S: ItemStore> Provisioning<S> {
-    /// Creates a tenant, its admin key and its seat counter (with the optional limit), in
-    /// one transaction.
+    /// Creates a tenant, its admin key and (with a limit) its seat counter, in one
+    /// transaction.
     pub async fn create_tenant(&self, name: &str, seat_limit: Option<u64>) -> Result<NewTenant> {
         let tenant = new_id();
         let key = secrets::generate("adm_")?;
         let now = rfc3339(self.clock.now());
-        let mut ops = vec![
-            TransactOp::Put {
-                item: Item::new(keys::tenant(&tenant), object(json!({"name": name, "created": now}))),
-                condition: Condition::Absent,
-            },
-            TransactOp::Put { item: crate::seats::counter_item(&tenant, 0, seat_limit, 1), condition: Condition::Absent },
-        ];
+        let mut ops = vec![TransactOp::Put {
+            item: Item::new(keys::tenant(&tenant), object(json!({"name": name, "created": now}))),
+            condition: Condition::Absent,
+        }];
+        if seat_limit.is_some() {
+            ops.push(TransactOp::Put { item: crate::seats::counter_item(&tenant, 0, seat_limit, 1), condition: Condition::Absent });
+        }
         ops.extend(admin_key_ops(&tenant, &key.hash, &now));
         self.store.transact(ops).await?;
         Ok(NewTenant { admin_key_id: key_id(&key.hash), tenant, admin_key: key.plaintext })
