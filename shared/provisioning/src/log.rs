@@ -95,6 +95,21 @@ impl<S: ItemStore> Provisioning<S> {
     /// Records a failed write. Best effort: the write's own error is what the client
     /// needs, so a failure to log is not reported over it (and a store outage would
     /// fail this put too).
+    /// Passes a write's result through, logging it first when it failed.
+    pub(crate) async fn logged<T>(
+        &self,
+        caller: &Caller,
+        operation: LogOperation,
+        resource_type: &str,
+        resource_id: Option<&str>,
+        result: Result<T>,
+    ) -> Result<T> {
+        if let Err(error) = &result {
+            self.log_failure(caller, operation, resource_type, resource_id, error).await;
+        }
+        result
+    }
+
     pub(crate) async fn log_failure(
         &self,
         caller: &Caller,

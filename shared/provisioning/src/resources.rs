@@ -183,10 +183,7 @@ impl<S: ItemStore> Provisioning<S> {
     /// users*, 201 with the existing id and the request's attributes (a claim); else 409.
     pub async fn create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
         let result = self.try_create(caller, descriptor, body).await;
-        if let Err(error) = &result {
-            self.log_failure(caller, LogOperation::Create, descriptor.name(), None, error).await;
-        }
-        result
+        self.logged(caller, LogOperation::Create, descriptor.name(), None, result).await
     }
 
     async fn try_create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
@@ -307,10 +304,7 @@ impl<S: ItemStore> Provisioning<S> {
         if_match: Option<&str>,
     ) -> Result<Written> {
         let result = self.try_replace(caller, descriptor, id, body, if_match).await;
-        if let Err(error) = &result {
-            self.log_failure(caller, LogOperation::Replace, descriptor.name(), Some(id), error).await;
-        }
-        result
+        self.logged(caller, LogOperation::Replace, descriptor.name(), Some(id), result).await
     }
 
     async fn try_replace(
@@ -351,10 +345,7 @@ impl<S: ItemStore> Provisioning<S> {
         if_match: Option<&str>,
     ) -> Result<Written> {
         let result = self.try_patch(caller, descriptor, id, body, if_match).await;
-        if let Err(error) = &result {
-            self.log_failure(caller, LogOperation::Patch, descriptor.name(), Some(id), error).await;
-        }
-        result
+        self.logged(caller, LogOperation::Patch, descriptor.name(), Some(id), result).await
     }
 
     async fn try_patch(
@@ -467,10 +458,7 @@ impl<S: ItemStore> Provisioning<S> {
     /// and (users) its seat.
     pub async fn delete(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, if_match: Option<&str>) -> Result<()> {
         let result = self.try_delete(caller, descriptor, id, if_match).await;
-        if let Err(error) = &result {
-            self.log_failure(caller, LogOperation::Delete, descriptor.name(), Some(id), error).await;
-        }
-        result
+        self.logged(caller, LogOperation::Delete, descriptor.name(), Some(id), result).await
     }
 
     async fn try_delete(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, if_match: Option<&str>) -> Result<()> {
