@@ -182,7 +182,7 @@ mod tests {
                 let k = item_key(&Key::new("p", sk));
                 let inside = (lower.as_ref(), upper.as_ref());
                 assert_eq!(
-                    std::ops::RangeBounds::contains(&inside, &k),
+                    std::ops::RangeBounds::<Vec<u8>>::contains(&inside, &k),
                     sk.starts_with(prefix),
                     "prefix {prefix:?} sk {sk:?}"
                 );

@@ -275,6 +275,41 @@ mod tests {
         assert!(error.detail.contains("members[0] has no \"value\""), "{}", error.detail);
     }
 
+    /// A resource type with an immutable attribute: neither User nor Group has one at
+    /// the top level, so the rule is proven on a schema made for the test.
+    static DEVICE_SCHEMA: Schema = Schema {
+        id: "urn:example:Device",
+        name: "Device",
+        description: "",
+        attributes: &[
+            crate::schema::Attribute::string("serial").mutability(Mutability::Immutable),
+            crate::schema::Attribute::string("label").required(),
+        ],
+    };
+    static DEVICE: ResourceType =
+        ResourceType { name: "Device", endpoint: "/Devices", description: "", schema: &DEVICE_SCHEMA, extensions: &[], stored_apart: &[] };
+
+    #[test]
+    fn immutable_attributes_keep_their_value_once_set() {
+        let existing = json!({"id": "1", "label": "a", "serial": "S1"});
+        let error = prepare_replace(&DEVICE, &existing, &json!({"label": "a", "serial": "S2"})).unwrap_err();
+        assert_eq!(error.scim_type, Some(crate::ScimType::Mutability));
+        assert!(error.detail.contains("serial is immutable"), "{}", error.detail);
+        assert!(prepare_replace(&DEVICE, &existing, &json!({"label": "a"})).is_err(), "removing it is changing it");
+        assert_eq!(prepare_replace(&DEVICE, &existing, &json!({"label": "b", "serial": "S1"})).unwrap()["label"], "b");
+        let unset = json!({"id": "1", "label": "a"});
+        assert_eq!(prepare_replace(&DEVICE, &unset, &json!({"label": "a", "serial": "S9"})).unwrap()["serial"], "S9");
+
+        let patch = |ops| crate::patch::PatchRequest::from_json(&json!({"Operations": ops})).unwrap();
+        let mut resource = existing.clone();
+        let error = crate::patch::apply_patch(&DEVICE, &mut resource, &patch(json!([{"op": "replace", "path": "serial", "value": "S2"}])));
+        assert_eq!(error.unwrap_err().scim_type, Some(crate::ScimType::Mutability));
+        assert_eq!(resource, existing);
+        let mut resource = unset.clone();
+        crate::patch::apply_patch(&DEVICE, &mut resource, &patch(json!([{"op": "add", "path": "serial", "value": "S9"}]))).unwrap();
+        assert_eq!(resource["serial"], "S9");
+    }
+
     #[test]
     fn replace_keeps_id_and_meta() {
         let existing = json!({"id": "1", "userName": "a", "meta": {"version": "W/\"1\""}});
