@@ -9,8 +9,9 @@
 use aws_adapters::DynamoDbStore;
 use bytes::Bytes;
 use item_store::ItemStore;
+pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
-use lambda_http::{Body, Error, LambdaEvent, service_fn};
+use lambda_http::{Body, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -30,6 +31,17 @@ struct Bootstrap {
     tenant_name: String,
     #[serde(default)]
     seat_limit: Option<u64>,
+}
+
+/// A function's whole `main`: JSON tracing, the DynamoDB store from `TABLE_NAME`, the
+/// router, and the runtime loop.
+pub async fn serve(events: Events) -> Result<(), Error> {
+    init_tracing();
+    let store = store_from_env().await?;
+    let router = Router::new(std::sync::Arc::new(provisioning::Provisioning::new(store)));
+    // Boxed: the runtime's service future nests deeply enough to exceed the compiler's
+    // layout depth limit when inlined into this one.
+    Box::pin(run(router, events)).await
 }
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
