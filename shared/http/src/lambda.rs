@@ -46,12 +46,13 @@ pub async fn serve(events: Events) -> Result<(), Error> {
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
         .with_span_list(false)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+        // Fails only when a subscriber is already installed, which is then the one to use.
+        .try_init();
 }
 
 /// The DynamoDB store on the table named by `TABLE_NAME`, with the function role's
