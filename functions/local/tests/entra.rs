@@ -36,7 +36,9 @@ fn encode(value: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_connection_and_authentication() {
-    let (_dir, server) = start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("server.log");
+    let server = Server::start_logging(&dir.path().join("data"), Some(&log));
     let http = Http::new();
     let token = &server.credentials.scim_token;
     for url in [
@@ -61,6 +63,17 @@ async fn test_connection_and_authentication() {
     assert_eq!(admin.body, unknown.body);
     // No User-Agent needed, and a trailing slash on the base URL is tolerated.
     http.get(&format!("{}/Users/?aadOptscim062020", server.scim()), token).await.expect(200);
+    http.get(&format!("{}/integrations", server.admin()), &server.credentials.admin_key).await.expect(200);
+
+    // Even at trace level, no token, key or Authorization header reaches the log.
+    let credentials = server.credentials.clone();
+    assert!(server.stop("INT").success());
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("answered"), "the log has request lines");
+    for secret in [credentials.scim_token.as_str(), &credentials.admin_key, "scim_not-a-token"] {
+        assert!(!text.contains(secret), "a secret reached the log");
+    }
+    assert!(!text.to_ascii_lowercase().contains("authorization"), "the Authorization header reached the log");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -91,6 +104,17 @@ async fn user_lifecycle_as_entra_drives_it() {
         http.raw("POST", &users, Some(token), &[("content-type", "application/json")], Bytes::from_static(b"{\"userName\":")).await;
     broken.expect_error(400, Some("invalidSyntax"));
     http.raw("POST", &users, Some(token), &[], Bytes::new()).await.expect_error(400, Some("invalidSyntax"));
+    // String booleans and unknown attributes or schemas are tolerated.
+    let mut lenient = entra_user("lenient@contoso.com", "lenient");
+    lenient["active"] = json!("True");
+    lenient["emails"][0]["primary"] = json!("True");
+    lenient["schemas"] = json!([USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:unknown:2.0:User"]);
+    lenient["favouriteColour"] = json!("blue");
+    let body = http.send("POST", &users, token, Some(lenient)).await.expect(201).clone();
+    assert_eq!(body["active"], true);
+    assert!(body.get("favouriteColour").is_none());
+    let lenient_location = format!("{users}/{}", body["id"].as_str().expect("id"));
+    assert_eq!(http.send("DELETE", &lenient_location, token, None).await.status, 204);
 
     // The matching queries Entra sends.
     for filter in [
@@ -105,6 +129,10 @@ async fn user_lifecycle_as_entra_drives_it() {
         assert_eq!(body["Resources"][0]["id"], id.as_str());
         assert_eq!(body["Resources"][0]["meta"]["location"], location);
     }
+    let unquoted = http.get(&format!("{users}?filter={}", encode("externalId eq 0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")), token).await;
+    assert_eq!(unquoted.expect(200)["totalResults"], 1);
+    let other_case = http.get(&format!("{users}?filter={}", encode("USERNAME eq \"TEST_USER_AB6490EE\"")), token).await;
+    assert_eq!(other_case.expect(200)["totalResults"], 1);
     let only_id = http.get(&format!("{users}?filter={}&attributes=id", encode(&format!("id eq \"{id}\""))), token).await;
     assert_eq!(only_id.expect(200)["Resources"][0], json!({"id": id, "schemas": [USER_SCHEMA]}));
     let paged = http.get(&format!("{users}?startIndex=1&count=5"), token).await;
@@ -146,6 +174,21 @@ async fn user_lifecycle_as_entra_drives_it() {
     let old =
         http.send("PATCH", &location, token, Some(patch(json!([{"op":"Replace","path":"userName","value":"bob@contoso.com"}])))).await;
     assert_eq!(old.expect(200)["userName"], "bob@contoso.com");
+
+    // Every manager shape Entra sends is stored and returned as an object.
+    for (value, expected) in [
+        (json!("mgr-2"), json!({"value": "mgr-2"})),
+        (json!([{"value": "mgr-3", "$ref": null}]), json!({"value": "mgr-3"})),
+        (json!({"value": "mgr-4"}), json!({"value": "mgr-4"})),
+    ] {
+        let op = patch(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": value}]));
+        assert_eq!(http.send("PATCH", &location, token, Some(op)).await.expect(200)[ENTERPRISE]["manager"], expected);
+    }
+    let pathless = patch(json!([{"op": "replace", "value": {format!("{ENTERPRISE}:manager"): "mgr-5"}}]));
+    assert_eq!(http.send("PATCH", &location, token, Some(pathless)).await.expect(200)[ENTERPRISE]["manager"], json!({"value": "mgr-5"}));
+    let cleared = patch(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": ""}]));
+    let body = http.send("PATCH", &location, token, Some(cleared)).await.expect(200).clone();
+    assert!(body.get(ENTERPRISE).and_then(|e| e.get("manager")).is_none(), "{body:#}");
 
     // Disable (string boolean) then the user is still found, with active false.
     http.send("PATCH", &location, token, Some(patch(json!([{"op":"Replace","path":"active","value":"False"}])))).await.expect(200);

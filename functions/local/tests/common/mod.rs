@@ -26,13 +26,18 @@ pub struct Server {
 impl Server {
     /// Starts the binary and waits until it listens.
     pub fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scim-local"))
-            .args(["--port", "0", "--data-dir"])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("scim-local starts");
+        Self::start_logging(data_dir, None)
+    }
+
+    /// As [`Server::start`], with every log level (`RUST_LOG=trace`) written to `log`.
+    pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scim-local"));
+        command.args(["--port", "0", "--data-dir"]).arg(data_dir).stdout(Stdio::piped());
+        match log {
+            Some(log) => command.env("RUST_LOG", "trace").stderr(std::fs::File::create(log).expect("log file")),
+            None => command.stderr(Stdio::null()),
+        };
+        let mut child = command.spawn().expect("scim-local starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let origin = loop {
             let line = lines.next().expect("scim-local printed its address").expect("stdout line");
