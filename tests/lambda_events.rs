@@ -130,6 +130,8 @@ async fn every_sample_event_through_the_lambda_glue() {
 
     // The operator's bootstrap invoke: only the admin function accepts it.
     assert!(handle_event(&h.router, h.event("bootstrap.json"), http).await.is_err());
+    let nameless = serde_json::json!({"bootstrap": {"tenantName": " "}});
+    assert!(handle_event(&h.router, nameless, Events::HttpAndBootstrap).await.is_err());
     let boot = handle_event(&h.router, h.event("bootstrap.json"), Events::HttpAndBootstrap).await.expect("bootstrap");
     h.values.push(("adminKey", boot["adminKey"].as_str().expect("admin key").to_string()));
 

@@ -79,7 +79,11 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
             return Err("this function does not accept bootstrap events; invoke the admin function".into());
         }
         let bootstrap: Bootstrap = serde_json::from_value(bootstrap.clone())?;
-        let created = router.service().create_tenant(&bootstrap.tenant_name, bootstrap.seat_limit).await.map_err(|e| e.detail())?;
+        let name = bootstrap.tenant_name.trim();
+        if name.is_empty() {
+            return Err("bootstrap.tenantName must not be empty".into());
+        }
+        let created = router.service().create_tenant(name, bootstrap.seat_limit).await.map_err(|e| e.detail())?;
         tracing::info!(tenant = %created.tenant, "bootstrap created a tenant and its admin key");
         return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
     }
