@@ -13,9 +13,9 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
+use lambda_glue::{Events, handle_event};
 use provisioning::Provisioning;
 use scim_http::Router;
-use scim_http::lambda::{Events, handle_event};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 

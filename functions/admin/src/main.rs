@@ -1,7 +1,7 @@
 //! The admin API (`/admin/v1/...`), and the one-off bootstrap invoke that creates a tenant and its admin key.
 //! Every route goes through the one router; API Gateway decides which reach this function.
 
-use scim_http::lambda::{Error, Events, serve};
+use lambda_glue::{Error, Events, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -1,7 +1,7 @@
 //! SCIM discovery (`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`) behind API Gateway.
 //! Every route goes through the one router; API Gateway decides which reach this function.
 
-use scim_http::lambda::{Error, Events, serve};
+use lambda_glue::{Error, Events, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

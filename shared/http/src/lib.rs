@@ -11,8 +11,6 @@
 //! never logged.
 
 mod admin;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 mod response;
 mod scim_routes;
 

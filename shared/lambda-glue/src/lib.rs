@@ -1,4 +1,4 @@
-//! The Lambda glue (feature `lambda`): API Gateway HTTP API events (payload v2) to router
+//! The Lambda glue: API Gateway HTTP API events (payload v2) to router
 //! requests and back, the runtime loop, JSON tracing and the DynamoDB store from the
 //! environment — so that each function's `main` is a few lines.
 //!
@@ -15,7 +15,7 @@ use lambda_http::{Body, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{Ingress, Router};
+use scim_http::{Ingress, Router};
 
 /// Which one-off events besides HTTP requests a function accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
