@@ -169,6 +169,13 @@ async fn every_sample_event_through_the_lambda_glue() {
     let log = h.send("admin-log.json", Events::HttpAndBootstrap, 200).await;
     assert!(log["entries"].as_array().is_some_and(|e| !e.is_empty()));
 
+    // A query string a URI cannot hold is a 400 SCIM error, not a failed invocation.
+    let mut raw = h.event("users-list.json");
+    raw["rawQueryString"] = Value::String("filter=userName eq \"a b\"{}".into());
+    let response = handle_event(&h.router, raw, http).await.expect("answered");
+    assert!(matches!(response["statusCode"].as_u64(), Some(200 | 400)), "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/scim+json");
+
     h.send("groups-delete.json", http, 204).await;
     h.send("users-delete.json", http, 204).await;
     h.send("users-get.json", http, 404).await;

@@ -93,6 +93,13 @@ impl<S: ItemStore> Router<S> {
         .await
     }
 
+    /// The 400 answer for a request the front end could not even turn into an HTTP
+    /// request (a malformed gateway event).
+    pub fn malformed(&self, detail: &str) -> Response<Bytes> {
+        let id = uuid::Uuid::new_v4().to_string();
+        Failure::from(scim::ScimError::invalid_syntax(detail)).into_response(&id)
+    }
+
     /// The 413 answer for a body the front end stopped reading past [`MAX_BODY_BYTES`].
     pub fn too_large(&self, request: &Request<()>) -> Response<Bytes> {
         Failure::too_large(MAX_BODY_BYTES).into_response(&request_id(request))

@@ -88,7 +88,14 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
     }
     let request: LambdaRequest = serde_json::from_value(event)?;
-    let response = router.handle(into_router_request(request.into())).await;
+    // lambda_http builds the request with `expect`: a raw query string with characters a
+    // URI may not hold (a client's unencoded `"`), or a bad Host header, would panic in
+    // there. Answer 400 instead of failing the invocation.
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lambda_http::Request::from(request)));
+    let response = match converted {
+        Ok(request) => router.handle(into_router_request(request)).await,
+        Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
+    };
     Ok(gateway_response(response))
 }
 
