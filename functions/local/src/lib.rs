@@ -1,0 +1,183 @@
+//! The local server: the whole API on 127.0.0.1 through the same router as the Lambda
+//! functions, on the embedded store in a data folder. On first start it creates a tenant,
+//! its admin key and one SCIM integration, and keeps them in `credentials.json`; later
+//! starts reuse them.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use embedded_store::EmbeddedStore;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use item_store::ItemStore;
+use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
+use scim_http::{Ingress, MAX_BODY_BYTES, Router};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What `credentials.json` holds: the URLs and secrets to paste into Entra (and curl).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub scim_base_url: String,
+    pub scim_token: String,
+    pub admin_base_url: String,
+    pub admin_key: String,
+    pub tenant_id: String,
+    pub integration_id: String,
+}
+
+impl Credentials {
+    fn with_origin(mut self, origin: &str) -> Self {
+        self.scim_base_url = format!("{origin}/scim/v2/{}", self.integration_id);
+        self.admin_base_url = format!("{origin}/admin/v1");
+        self
+    }
+}
+
+/// Opens the store in `data_dir` (created if missing).
+pub fn open_store(data_dir: &Path) -> io::Result<EmbeddedStore> {
+    std::fs::create_dir_all(data_dir)?;
+    EmbeddedStore::open(data_dir.join("items.redb")).map_err(|e| io::Error::other(e.to_string()))
+}
+
+pub fn credentials_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("credentials.json")
+}
+
+/// The credentials of an earlier start if they still authenticate against this store;
+/// otherwise a new tenant, admin key and SCIM integration. Written back with the URLs of
+/// this start (the port may differ).
+pub async fn ensure_credentials<S: ItemStore>(service: &Provisioning<S>, data_dir: &Path, origin: &str) -> io::Result<Credentials> {
+    let path = credentials_path(data_dir);
+    let previous = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<Credentials>(&bytes).ok());
+    let reusable = match previous {
+        Some(previous) if still_valid(service, &previous).await => Some(previous),
+        _ => None,
+    };
+    let credentials = match reusable {
+        Some(previous) => previous.with_origin(origin),
+        None => create_credentials(service).await.map_err(|e| io::Error::other(e.detail()))?.with_origin(origin),
+    };
+    write_private(&path, &serde_json::to_vec_pretty(&credentials).map_err(io::Error::other)?)?;
+    Ok(credentials)
+}
+
+async fn still_valid<S: ItemStore>(service: &Provisioning<S>, credentials: &Credentials) -> bool {
+    let admin = service.authenticate(&credentials.admin_key).await;
+    let scim = service.authenticate(&credentials.scim_token).await;
+    matches!((admin, scim), (Ok(a), Ok(s)) if a.tenant == credentials.tenant_id && s.tenant == credentials.tenant_id)
+}
+
+async fn create_credentials<S: ItemStore>(service: &Provisioning<S>) -> provisioning::Result<Credentials> {
+    let tenant = service.create_tenant("Local", None).await?;
+    let admin = Caller::admin(&tenant.tenant);
+    let integration = service.create_integration(&admin, IntegrationKind::Scim, "Microsoft Entra ID", Settings::default()).await?;
+    Ok(Credentials {
+        scim_base_url: String::new(),
+        scim_token: integration.token,
+        admin_base_url: String::new(),
+        admin_key: tenant.admin_key,
+        tenant_id: tenant.tenant,
+        integration_id: integration.integration.id,
+    })
+}
+
+/// Writes a file readable by its owner only (it holds secrets), replacing it atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temporary = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&temporary)?, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish (up to [`DRAIN_TIMEOUT`]).
+pub async fn serve<S: ItemStore + 'static>(listener: TcpListener, router: Router<S>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = service_fn(move |request| {
+            let router = router.clone();
+            async move { Ok::<_, std::convert::Infallible>(answer(&router, request, peer).await) }
+        });
+        let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after the drain timeout; stopping anyway");
+    }
+}
+
+async fn answer<S: ItemStore>(router: &Router<S>, request: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(Ingress { scheme: Some("http"), ..Ingress::default() });
+    tracing::trace!(%peer, "request");
+    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => router.handle(hyper::Request::from_parts(parts, collected.to_bytes())).await,
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => router.too_large(&hyper::Request::from_parts(parts, ())),
+        // The client went away mid-body: nobody will read the answer; answer as if empty.
+        Err(_) => router.handle(hyper::Request::from_parts(parts, Bytes::new())).await,
+    };
+    response.map(Full::new)
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The router on a store, for the server and for tests.
+pub fn router<S: ItemStore>(store: S) -> Router<S> {
+    Router::new(Arc::new(Provisioning::new(store)))
+}

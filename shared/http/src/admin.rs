@@ -1,0 +1,240 @@
+//! The admin API under `/admin/v1`, for a tenant's administrators (Bearer admin key):
+//! integrations, manual users, devices and the provisioning log. Responses are camelCase
+//! JSON objects (documented in the README); failures are SCIM error bodies like
+//! everywhere else.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, StatusCode};
+use item_store::ItemStore;
+use provisioning::integrations::Integration;
+use provisioning::users::UserSummary;
+use provisioning::{Actor, Caller, IntegrationKind, Settings, Source, USERS, WithToken};
+use scim::ScimError;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::response::{Failure, Outcome, Reply};
+use crate::scim_routes::scim_base_url;
+use crate::{Router, json_body, param, public_base_url, query_params};
+
+/// Page size of the user and log listings when `limit` is absent, and the most allowed.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body: &Bytes, rest: &[&str]) -> Outcome {
+    let caller = router.authenticate(parts).await?;
+    if caller.actor != Actor::Admin {
+        // An integration token is not an admin key: the same 401 as an unknown one.
+        return Err(Failure::unauthorized());
+    }
+    let admin = Admin { router, caller: &caller, parts };
+    let method = &parts.method;
+    match rest {
+        ["integrations"] => match *method {
+            Method::GET => admin.list_integrations().await,
+            Method::POST => admin.create_integration(body).await,
+            _ => Err(Failure::method_not_allowed("GET, POST")),
+        },
+        ["integrations", id] => match *method {
+            Method::GET => admin.integration(id).await,
+            Method::PATCH => admin.update_settings(id, body).await,
+            Method::DELETE => {
+                router.service.delete_integration(&caller, id).await?;
+                Ok(Reply::no_content())
+            }
+            _ => Err(Failure::method_not_allowed("GET, PATCH, DELETE")),
+        },
+        ["integrations", id, "token"] => match *method {
+            Method::POST => admin.rotate_token(id).await,
+            _ => Err(Failure::method_not_allowed("POST")),
+        },
+        ["users"] => match *method {
+            Method::GET => admin.list_users().await,
+            Method::POST => admin.create_user(body).await,
+            _ => Err(Failure::method_not_allowed("GET, POST")),
+        },
+        ["users", id] => match *method {
+            Method::GET => Ok(Reply::ok(user_json(router.service.user_summary(&caller, id).await?))),
+            Method::DELETE => {
+                router.service.delete(&caller, &USERS, id, None).await?;
+                Ok(Reply::no_content())
+            }
+            _ => Err(Failure::method_not_allowed("GET, DELETE")),
+        },
+        ["users", id, "devices"] => match *method {
+            Method::GET => {
+                let devices = router.service.list_devices(&caller, id).await?;
+                Ok(Reply::ok(json!({ "devices": devices })))
+            }
+            _ => Err(Failure::method_not_allowed("GET")),
+        },
+        ["log"] => match *method {
+            Method::GET => admin.log().await,
+            _ => Err(Failure::method_not_allowed("GET")),
+        },
+        _ => Err(Failure::not_found(parts.uri.path())),
+    }
+}
+
+struct Admin<'a, S> {
+    router: &'a Router<S>,
+    caller: &'a Caller,
+    parts: &'a Parts,
+}
+
+impl<S: ItemStore> Admin<'_, S> {
+    fn integration_json(&self, integration: &Integration) -> Value {
+        let mut body = json!({
+            "id": integration.id,
+            "name": integration.name,
+            "kind": integration.kind.as_str(),
+            "settings": integration.settings,
+            "created": integration.created,
+            "version": integration.version,
+            "lastUsed": integration.last_used.and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()).and_then(|at| at.format(&Rfc3339).ok()),
+        });
+        // Only a SCIM integration has a SCIM endpoint (EAA integrations pull instead).
+        if integration.kind == IntegrationKind::Scim
+            && let Some(object) = body.as_object_mut()
+        {
+            object.insert("scimBaseUrl".into(), scim_base_url(self.parts, &integration.id).into());
+        }
+        body
+    }
+
+    /// The integration plus its token: the only time the token is shown.
+    fn with_token(&self, created: &WithToken) -> Value {
+        let mut body = self.integration_json(&created.integration);
+        if let Some(object) = body.as_object_mut() {
+            object.insert("token".into(), created.token.clone().into());
+        }
+        body
+    }
+
+    async fn list_integrations(&self) -> Outcome {
+        let integrations = self.router.service.list_integrations(self.caller).await?;
+        Ok(Reply::ok(json!({ "integrations": integrations.iter().map(|i| self.integration_json(i)).collect::<Vec<_>>() })))
+    }
+
+    async fn integration(&self, id: &str) -> Outcome {
+        Ok(Reply::ok(self.integration_json(&self.router.service.integration(self.caller, id).await?)))
+    }
+
+    async fn create_integration(&self, body: &Bytes) -> Outcome {
+        let body = json_body(body)?;
+        let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
+        let name = name.ok_or_else(|| ScimError::invalid_value("name is required: give the integration a non-empty \"name\""))?;
+        let kind = match body.get("kind").and_then(Value::as_str) {
+            None => IntegrationKind::Scim,
+            Some(kind) if kind.eq_ignore_ascii_case("SCIM") => IntegrationKind::Scim,
+            Some(kind) if kind.eq_ignore_ascii_case("EAA") => IntegrationKind::Eaa,
+            Some(other) => return Err(ScimError::invalid_value(format!("kind {other:?} must be \"SCIM\" or \"EAA\"")).into()),
+        };
+        let settings = merge_settings(Settings::default(), body.get("settings"))?;
+        let created = self.router.service.create_integration(self.caller, kind, name, settings).await?;
+        let location = format!("{}/admin/v1/integrations/{}", public_base_url(self.parts), created.integration.id);
+        Ok(Reply::json(StatusCode::CREATED, self.with_token(&created)).location(Some(location)))
+    }
+
+    async fn update_settings(&self, id: &str, body: &Bytes) -> Outcome {
+        let body = json_body(body)?;
+        let current = self.router.service.integration(self.caller, id).await?;
+        let settings = merge_settings(current.settings, body.get("settings"))?;
+        let updated = self.router.service.update_settings(self.caller, id, settings).await?;
+        Ok(Reply::ok(self.integration_json(&updated)))
+    }
+
+    async fn rotate_token(&self, id: &str) -> Outcome {
+        let rotated = self.router.service.rotate_token(self.caller, id).await?;
+        Ok(Reply::ok(self.with_token(&rotated)))
+    }
+
+    fn page_params(&self) -> Result<(Option<String>, u32), Failure> {
+        let params = query_params(self.parts);
+        let limit = match param(&params, "limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| ScimError::invalid_value(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}")))?
+                .clamp(1, MAX_LIMIT),
+        };
+        Ok((param(&params, "cursor").filter(|c| !c.is_empty()).map(str::to_string), limit))
+    }
+
+    async fn list_users(&self) -> Outcome {
+        let (cursor, limit) = self.page_params()?;
+        let (users, next) = self.router.service.list_user_summaries(self.caller, cursor.as_deref(), limit).await?;
+        Ok(Reply::ok(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>(), "nextCursor": next })))
+    }
+
+    /// A manually provisioned user: the body is a SCIM User resource.
+    async fn create_user(&self, body: &Bytes) -> Outcome {
+        let written = self.router.service.create(self.caller, &USERS, &json_body(body)?).await?;
+        let id = written.resource.get("id").and_then(Value::as_str).unwrap_or_default();
+        let summary = self.router.service.user_summary(self.caller, id).await?;
+        let location = format!("{}/admin/v1/users/{id}", public_base_url(self.parts));
+        Ok(Reply::json(StatusCode::CREATED, user_json(summary)).location(Some(location)))
+    }
+
+    async fn log(&self) -> Outcome {
+        let (cursor, limit) = self.page_params()?;
+        let page = self.router.service.list_log(self.caller, cursor.as_deref(), limit).await?;
+        Ok(Reply::ok(json!({ "entries": page.entries, "nextCursor": page.next })))
+    }
+}
+
+/// Settings with the switches present in `patch` (camelCase booleans) changed; unknown
+/// keys are refused so that a typo does not silently change nothing.
+fn merge_settings(current: Settings, patch: Option<&Value>) -> Result<Settings, Failure> {
+    let Some(patch) = patch.filter(|p| !p.is_null()) else { return Ok(current) };
+    let fields = patch.as_object().ok_or_else(|| ScimError::invalid_value("settings must be an object of booleans"))?;
+    let mut merged: Map<String, Value> = match serde_json::to_value(current) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for (name, value) in fields {
+        if !merged.contains_key(name) {
+            let known = merged.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(ScimError::invalid_value(format!("unknown setting {name:?}; the settings are {known}")).into());
+        }
+        if !value.is_boolean() {
+            return Err(ScimError::invalid_value(format!("setting {name:?} must be true or false")).into());
+        }
+        merged.insert(name.clone(), value.clone());
+    }
+    serde_json::from_value(Value::Object(merged)).map_err(|e| ScimError::invalid_value(format!("settings: {e}")).into())
+}
+
+fn user_json(user: UserSummary) -> Value {
+    let source = match &user.source {
+        Source::Manual => json!({ "type": "manual" }),
+        Source::Integration(id) => json!({ "type": "integration", "integrationId": id }),
+    };
+    json!({
+        "id": user.id,
+        "userName": user.user_name,
+        "source": source,
+        "status": user.status,
+        "deviceCount": user.device_count,
+        "created": user.created,
+        "lastModified": user.last_modified,
+        "resource": user.resource,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_merge_only_known_booleans() {
+        let merged = merge_settings(Settings::default(), Some(&json!({"readAllUsers": true}))).unwrap();
+        assert!(merged.read_all_users && !merged.include_manual_users);
+        assert_eq!(merge_settings(merged, None).unwrap(), merged);
+        assert!(merge_settings(merged, Some(&json!({"readAll": true}))).is_err());
+        assert!(merge_settings(merged, Some(&json!({"readAllUsers": "yes"}))).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! The Lambda glue: API Gateway HTTP API events (payload v2) to router
+//! requests and back, the runtime loop, JSON tracing and the DynamoDB store from the
+//! environment — so that each function's `main` is a few lines.
+//!
+//! The admin function also answers a direct invoke `{"bootstrap": {"tenantName": "..",
+//! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
+//! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
+
+use aws_adapters::DynamoDbStore;
+use bytes::Bytes;
+use item_store::ItemStore;
+pub use lambda_http::Error;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::{Body, LambdaEvent, service_fn};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use scim_http::{Ingress, Router};
+
+/// Which one-off events besides HTTP requests a function accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    HttpOnly,
+    /// HTTP requests and the bootstrap invoke (the admin function).
+    HttpAndBootstrap,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Bootstrap {
+    tenant_name: String,
+    #[serde(default)]
+    seat_limit: Option<u64>,
+}
+
+/// A function's whole `main`: JSON tracing, the DynamoDB store from `TABLE_NAME`, the
+/// router, and the runtime loop.
+pub async fn serve(events: Events) -> Result<(), Error> {
+    init_tracing();
+    let store = store_from_env().await?;
+    let router = Router::new(std::sync::Arc::new(provisioning::Provisioning::new(store)));
+    // Boxed: the runtime's service future nests deeply enough to exceed the compiler's
+    // layout depth limit when inlined into this one.
+    Box::pin(run(router, events)).await
+}
+
+/// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // Fails only when a subscriber is already installed, which is then the one to use.
+        .try_init();
+}
+
+/// The DynamoDB store on the table named by `TABLE_NAME`, with the function role's
+/// credentials.
+pub async fn store_from_env() -> Result<DynamoDbStore, Error> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set: the template gives every function the table name")?;
+    Ok(DynamoDbStore::from_env(table).await)
+}
+
+/// Runs the Lambda runtime loop: every event goes through [`handle_event`].
+pub async fn run<S: ItemStore + 'static>(router: Router<S>, events: Events) -> Result<(), Error> {
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let router = router.clone();
+        async move { handle_event(&router, event.payload, events).await }
+    }))
+    .await
+}
+
+/// One invocation: an API Gateway event answered with an API Gateway (payload v2)
+/// response, or (admin function) a bootstrap event answered with the new admin key.
+pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events: Events) -> Result<Value, Error> {
+    if let Some(bootstrap) = event.get("bootstrap") {
+        if events != Events::HttpAndBootstrap {
+            return Err("this function does not accept bootstrap events; invoke the admin function".into());
+        }
+        let bootstrap: Bootstrap = serde_json::from_value(bootstrap.clone())?;
+        let name = bootstrap.tenant_name.trim();
+        if name.is_empty() {
+            return Err("bootstrap.tenantName must not be empty".into());
+        }
+        let created = router.service().create_tenant(name, bootstrap.seat_limit).await.map_err(|e| e.detail())?;
+        tracing::info!(tenant = %created.tenant, "bootstrap created a tenant and its admin key");
+        return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
+    }
+    let request: LambdaRequest = serde_json::from_value(event)?;
+    // lambda_http builds the request with `expect`: a raw query string with characters a
+    // URI may not hold (a client's unencoded `"`), or a bad Host header, would panic in
+    // there. Answer 400 instead of failing the invocation.
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lambda_http::Request::from(request)));
+    let response = match converted {
+        Ok(request) => router.handle(into_router_request(request)).await,
+        Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
+    };
+    Ok(gateway_response(response))
+}
+
+/// A lambda_http request as the router wants it: the body as bytes, the stage taken out
+/// of the path (lambda_http puts it in) and kept for the public URLs, the request id and
+/// domain from API Gateway's request context.
+pub fn into_router_request(request: lambda_http::Request) -> http::Request<Bytes> {
+    let (mut parts, body) = request.into_parts();
+    let mut ingress = Ingress { scheme: Some("https"), ..Ingress::default() };
+    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
+        ingress.request_id = context.request_id.clone();
+        ingress.domain = context.domain_name.clone();
+        if let Some(stage) = context.stage.as_deref().filter(|s| !s.is_empty() && *s != "$default") {
+            let prefix = format!("/{stage}");
+            let path = parts.uri.path();
+            if path == prefix || path.starts_with(&format!("{prefix}/")) {
+                let rest = &path[prefix.len()..];
+                let rest = if rest.is_empty() { "/" } else { rest };
+                let path_and_query = match parts.uri.query() {
+                    Some(query) => format!("{rest}?{query}"),
+                    None => rest.to_string(),
+                };
+                if let Ok(uri) = path_and_query.parse() {
+                    parts.uri = uri;
+                }
+            }
+            ingress.stage_prefix = prefix;
+        }
+    }
+    parts.extensions.insert(ingress);
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    http::Request::from_parts(parts, bytes)
+}
+
+/// The API Gateway HTTP API (payload v2) response for a router response. Bodies are
+/// JSON text; repeated headers are joined with commas, as payload v2 requires.
+pub fn gateway_response(response: http::Response<Bytes>) -> Value {
+    let (parts, body) = response.into_parts();
+    let mut headers = Map::new();
+    for name in parts.headers.keys() {
+        let values: Vec<&str> = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        headers.insert(name.as_str().to_string(), Value::String(values.join(",")));
+    }
+    let mut gateway = json!({ "statusCode": parts.status.as_u16(), "headers": headers, "isBase64Encoded": false });
+    if !body.is_empty()
+        && let Some(object) = gateway.as_object_mut()
+    {
+        object.insert("body".into(), Value::String(String::from_utf8_lossy(&body).into_owned()));
+    }
+    gateway
+}

@@ -1,0 +1,182 @@
+//! The sample events in `events/` through the real Lambda glue (deserialised as
+//! `lambda_http`'s `LambdaRequest`, converted, routed) on the DynamoDB test server
+//! (`SCIM_TEST_DYNAMODB_ENDPOINT`, started by `./scripts/test`), in the order an operator
+//! and Entra would send them. Placeholders (`{{token}}`, `{{integration}}`, ..) are
+//! replaced with what earlier events returned.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_adapters::DynamoDbStore;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use lambda_glue::{Events, handle_event};
+use provisioning::Provisioning;
+use scim_http::Router;
+use serde_json::Value;
+use serde_yaml_ng::Value as Yaml;
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+fn client() -> Client {
+    let Ok(endpoint) = std::env::var("SCIM_TEST_DYNAMODB_ENDPOINT") else {
+        panic!(
+            "SCIM_TEST_DYNAMODB_ENDPOINT is not set: run the tests with ./scripts/test, which starts the DynamoDB-compatible test server"
+        );
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    Client::from_conf(config)
+}
+
+fn key_schema(v: &Yaml) -> Vec<KeySchemaElement> {
+    v.as_sequence()
+        .expect("key schema")
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().expect("name"))
+                .key_type(KeyType::from(k["KeyType"].as_str().expect("type")))
+                .build()
+                .expect("key schema element")
+        })
+        .collect()
+}
+
+/// A table as `template.yaml` declares it (its one declaration), under a fresh name.
+async fn table_from_template(client: &Client) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!("scim-events-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let doc: Yaml = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let props = &doc["Resources"]["Table"]["Properties"];
+    let definitions = props["AttributeDefinitions"]
+        .as_sequence()
+        .expect("definitions")
+        .iter()
+        .map(|d| {
+            AttributeDefinition::builder()
+                .attribute_name(d["AttributeName"].as_str().expect("name"))
+                .attribute_type(ScalarAttributeType::from(d["AttributeType"].as_str().expect("type")))
+                .build()
+                .expect("attribute definition")
+        })
+        .collect();
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("indexes")
+        .iter()
+        .map(|g| {
+            GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().expect("index name"))
+                .set_key_schema(Some(key_schema(&g["KeySchema"])))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("index")
+        })
+        .collect();
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(definitions))
+        .set_key_schema(Some(key_schema(&props["KeySchema"])))
+        .set_global_secondary_indexes(Some(indexes))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)));
+    name
+}
+
+struct Harness {
+    router: Router<DynamoDbStore>,
+    values: Vec<(&'static str, String)>,
+}
+
+impl Harness {
+    fn event(&self, file: &str) -> Value {
+        let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for (name, value) in &self.values {
+            text = text.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    /// Sends an event file through the glue as the given function, expects `status`,
+    /// and returns the (parsed) body.
+    async fn send(&self, file: &str, events: Events, status: u16) -> Value {
+        let response = handle_event(&self.router, self.event(file), events).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        let body = response["body"].as_str().map(|b| serde_json::from_str(b).expect("JSON body")).unwrap_or(Value::Null);
+        assert_eq!(response["statusCode"], status, "{file}: {body:#}");
+        assert_eq!(response["headers"]["content-type"], "application/scim+json", "{file}");
+        body
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_through_the_lambda_glue() {
+    let client = client();
+    let table = table_from_template(&client).await;
+    let router = Router::new(Arc::new(Provisioning::new(DynamoDbStore::new(&client, table))));
+    let mut h = Harness { router, values: Vec::new() };
+    let http = Events::HttpOnly;
+
+    // The operator's bootstrap invoke: only the admin function accepts it.
+    assert!(handle_event(&h.router, h.event("bootstrap.json"), http).await.is_err());
+    let nameless = serde_json::json!({"bootstrap": {"tenantName": " "}});
+    assert!(handle_event(&h.router, nameless, Events::HttpAndBootstrap).await.is_err());
+    let boot = handle_event(&h.router, h.event("bootstrap.json"), Events::HttpAndBootstrap).await.expect("bootstrap");
+    h.values.push(("adminKey", boot["adminKey"].as_str().expect("admin key").to_string()));
+
+    let created = h.send("admin-integrations-create.json", Events::HttpAndBootstrap, 201).await;
+    let integration = created["id"].as_str().expect("integration id").to_string();
+    assert_eq!(created["scimBaseUrl"], format!("https://abc123.execute-api.eu-west-1.amazonaws.com/scim/v2/{integration}"));
+    h.values.push(("token", created["token"].as_str().expect("token").to_string()));
+    h.values.push(("integration", integration.clone()));
+    h.send("admin-integrations-list.json", Events::HttpAndBootstrap, 200).await;
+
+    // Entra: test connection, create, read, patch.
+    assert_eq!(h.send("users-list.json", http, 200).await["totalResults"], 0);
+    let user = h.send("users-create.json", http, 201).await;
+    h.values.push(("userId", user["id"].as_str().expect("user id").to_string()));
+    assert_eq!(h.send("users-list.json", http, 200).await["totalResults"], 1);
+    h.send("users-get.json", http, 200).await;
+    assert_eq!(h.send("users-patch.json", http, 200).await["active"], false);
+
+    let group = h.send("groups-create.json", http, 201).await;
+    h.values.push(("groupId", group["id"].as_str().expect("group id").to_string()));
+    h.send("groups-patch.json", http, 200).await;
+    assert!(h.send("groups-get.json", http, 200).await.get("members").is_none());
+    assert_eq!(h.send("groups-list.json", http, 200).await["totalResults"], 1);
+
+    // Discovery, one event with a named stage: the stage stays in the public URLs.
+    let config = h.send("discovery-service-provider-config.json", http, 200).await;
+    assert_eq!(
+        config["meta"]["location"],
+        format!("https://abc123.execute-api.eu-west-1.amazonaws.com/dev/scim/v2/{integration}/ServiceProviderConfig")
+    );
+    h.send("discovery-schemas.json", http, 200).await;
+    h.send("discovery-resource-types.json", http, 200).await;
+
+    h.send("admin-users-list.json", Events::HttpAndBootstrap, 200).await;
+    let log = h.send("admin-log.json", Events::HttpAndBootstrap, 200).await;
+    assert!(log["entries"].as_array().is_some_and(|e| !e.is_empty()));
+
+    // A query string a URI cannot hold is a 400 SCIM error, not a failed invocation.
+    let mut raw = h.event("users-list.json");
+    raw["rawQueryString"] = Value::String("filter=userName eq \"a b\"{}".into());
+    let response = handle_event(&h.router, raw, http).await.expect("answered");
+    assert!(matches!(response["statusCode"].as_u64(), Some(200 | 400)), "{response}");
+    assert_eq!(response["headers"]["content-type"], "application/scim+json");
+
+    h.send("groups-delete.json", http, 204).await;
+    h.send("users-delete.json", http, 204).await;
+    h.send("users-get.json", http, 404).await;
+}

@@ -1,0 +1,2 @@
+//! End-to-end tests across crates live next to this file (`lambda_events.rs`); the
+//! library is empty.
