@@ -254,6 +254,11 @@ impl<S: ItemStore> Provisioning<S> {
                 let id = str_attr(&item.attrs, "integration")?;
                 let admin = Caller::admin(tenant.clone());
                 let (integration, _) = self.integration_item(&admin, id).await.map_err(|_| Error::Unauthorized)?;
+                // An EAA integration is driven by the scheduled sync, never by a client:
+                // its token opens no SCIM endpoint.
+                if integration.kind != IntegrationKind::Scim {
+                    return Err(Error::Unauthorized);
+                }
                 Caller::integration(tenant, id, integration.settings)
             }
         };

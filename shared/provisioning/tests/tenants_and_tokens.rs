@@ -13,6 +13,14 @@ use provisioning::{Actor, Error, IntegrationKind, Provisioning, Settings, USERS}
 use time::OffsetDateTime;
 
 #[tokio::test]
+async fn an_eaa_integration_token_opens_no_scim_endpoint() {
+    let service = service().await;
+    let a = tenant(&service, None).await;
+    let eaa = service.create_integration(&a.admin, IntegrationKind::Eaa, "EAA", Settings::default()).await.unwrap();
+    assert_eq!(service.authenticate(&eaa.token).await.unwrap_err(), Error::Unauthorized);
+}
+
+#[tokio::test]
 async fn tokens_authenticate_their_integration_only_and_rotate() {
     let service = service().await;
     let a = tenant(&service, None).await;

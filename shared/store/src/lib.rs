@@ -106,11 +106,7 @@ pub const GSI1: Index = Index { name: "gsi1", pk_attr: "gsi1pk", sk_attr: "gsi1s
 pub const GSI2: Index = Index { name: "gsi2", pk_attr: "gsi2pk", sk_attr: "gsi2sk" };
 
 /// Third general-purpose global secondary index (the provisioning domain's email lookup).
-pub const GSI3: Index = Index {
-    name: "gsi3",
-    pk_attr: "gsi3pk",
-    sk_attr: "gsi3sk",
-};
+pub const GSI3: Index = Index { name: "gsi3", pk_attr: "gsi3pk", sk_attr: "gsi3sk" };
 
 /// Every secondary index of the table. Index projections are ALL: index queries return
 /// whole items.
