@@ -24,11 +24,16 @@
 //!   batches are idempotent and follow it.
 
 pub mod clock;
+pub mod enroll;
+pub mod enroll_link;
 pub mod enrollment;
 pub mod error;
 pub mod integrations;
 pub mod keys;
 pub mod log;
+pub mod mail_delivery;
+pub mod mail_template;
+pub mod mailer;
 pub mod members;
 pub mod mfa;
 pub mod ownership;
