@@ -31,6 +31,14 @@ pub const MAX_RESEND_USERS: usize = 100;
 /// Rounds of check-then-write before a contended enrollment gives up (retryable).
 const MAX_ENROLL_ATTEMPTS: usize = 3;
 
+/// The public URL of the enroll endpoint, which links point at.
+pub const LINK_BASE_ENV: &str = "ENROLLMENT_LINK_BASE";
+/// The product name shown in emails and on the enrollment page.
+pub const PRODUCT_NAME_ENV: &str = "PRODUCT_NAME";
+/// How long a link works, in hours.
+pub const LINK_TTL_HOURS_ENV: &str = "ENROLLMENT_LINK_TTL_HOURS";
+pub const DEFAULT_PRODUCT_NAME: &str = "MFA";
+
 /// What links say and how they are checked: shared by the mailer (signs) and the enroll
 /// function (verifies).
 #[derive(Debug, Clone)]
@@ -47,6 +55,34 @@ impl EnrollmentConfig {
     /// With the default validity ([`DEFAULT_LINK_TTL`], 7 days).
     pub fn new(key: LinkKey, link_base: impl Into<String>, product_name: impl Into<String>) -> Self {
         EnrollmentConfig { key, link_base: link_base.into(), product_name: product_name.into(), link_ttl: DEFAULT_LINK_TTL }
+    }
+
+    /// From the environment (see [`EnrollmentConfig::from_lookup`]); the key is fetched by
+    /// the caller (SSM SecureString or Secrets Manager in AWS, the data folder locally).
+    pub fn from_env(key: LinkKey) -> Result<Self> {
+        Self::from_lookup(key, |name| std::env::var(name).ok())
+    }
+
+    /// From named settings: [`LINK_BASE_ENV`] (required, the public URL of the enroll
+    /// endpoint), [`PRODUCT_NAME_ENV`] (default [`DEFAULT_PRODUCT_NAME`]) and
+    /// [`LINK_TTL_HOURS_ENV`] (default 168, 7 days).
+    pub fn from_lookup(key: LinkKey, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let set = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let link_base = set(LINK_BASE_ENV).ok_or_else(|| {
+            Error::Internal(format!(
+                "{LINK_BASE_ENV} is not set: the public URL of the enroll endpoint, e.g. https://mfa.example.com/enroll"
+            ))
+        })?;
+        let mut config = Self::new(key, link_base, set(PRODUCT_NAME_ENV).unwrap_or_else(|| DEFAULT_PRODUCT_NAME.to_string()));
+        if let Some(hours) = set(LINK_TTL_HOURS_ENV) {
+            let hours: i64 = hours
+                .parse()
+                .ok()
+                .filter(|h| *h > 0)
+                .ok_or_else(|| Error::Internal(format!("{LINK_TTL_HOURS_ENV} must be a positive number of hours, not {hours:?}")))?;
+            config.link_ttl = time::Duration::hours(hours);
+        }
+        Ok(config)
     }
 
     pub fn with_link_ttl(mut self, ttl: time::Duration) -> Self {
@@ -329,5 +365,26 @@ impl<S: ItemStore> Provisioning<S> {
             }
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_from_named_settings() {
+        let key = || LinkKey::new(vec![1u8; 32]).expect("key");
+        let settings = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        };
+        let config = EnrollmentConfig::from_lookup(key(), settings(&[(LINK_BASE_ENV, "https://m.test/enroll/")])).expect("config");
+        assert_eq!((config.product_name.as_str(), config.link_ttl), (DEFAULT_PRODUCT_NAME, DEFAULT_LINK_TTL));
+        assert_eq!(config.link("abc"), "https://m.test/enroll/abc");
+        const FULL: [(&str, &str); 3] = [(LINK_BASE_ENV, "https://m.test/e"), (PRODUCT_NAME_ENV, "Acme"), (LINK_TTL_HOURS_ENV, "24")];
+        let config = EnrollmentConfig::from_lookup(key(), settings(&FULL)).expect("config");
+        assert_eq!((config.product_name.as_str(), config.link_ttl), ("Acme", time::Duration::hours(24)));
+        assert!(EnrollmentConfig::from_lookup(key(), settings(&[])).is_err());
+        assert!(EnrollmentConfig::from_lookup(key(), settings(&[(LINK_BASE_ENV, "x"), (LINK_TTL_HOURS_ENV, "-1")])).is_err());
     }
 }

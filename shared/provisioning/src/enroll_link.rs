@@ -77,6 +77,13 @@ impl LinkKey {
         Ok(LinkKey { bytes, mac })
     }
 
+    /// A key from its hex text: the local key file's form, and the recommended form of the
+    /// SSM SecureString / Secrets Manager value (`openssl rand -hex 32`).
+    pub fn from_hex(text: &str) -> Result<Self> {
+        let bytes = hex::decode(text.trim()).map_err(|e| Error::Internal(format!("the enrollment link key is not hex: {e}")))?;
+        Self::new(bytes)
+    }
+
     /// A fresh random key.
     pub fn generate() -> Result<Self> {
         let mut bytes = vec![0u8; MIN_KEY_BYTES];
@@ -119,8 +126,7 @@ pub fn load_or_create_key(dir: &Path) -> Result<LinkKey> {
     let path = dir.join(KEY_FILE);
     let read = |path: &Path| -> Result<LinkKey> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Internal(format!("cannot read {}: {e}", path.display())))?;
-        let bytes = hex::decode(text.trim()).map_err(|e| Error::Internal(format!("{} is not hex: {e}", path.display())))?;
-        LinkKey::new(bytes)
+        LinkKey::from_hex(&text).map_err(|e| Error::Internal(format!("{}: {}", path.display(), e.detail())))
     };
     if path.exists() {
         return read(&path);
