@@ -23,7 +23,7 @@ use crate::record::Record;
 use crate::secrets::new_id;
 use crate::service::Provisioning;
 use crate::types::USERS;
-use crate::users::{Device, NewDevice};
+use crate::users::{Device, DeviceType, NewDevice};
 
 /// The most users one resend request names (one transaction each).
 pub const MAX_RESEND_USERS: usize = 100;
@@ -182,6 +182,29 @@ pub struct EnrollmentInfo {
     pub product_name: String,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+/// The body of a resend request: `{"userIds":[...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendRequest {
+    pub user_ids: Vec<String>,
+}
+
+/// The body of an enrollment: `{"deviceName":..,"deviceType":"PUSH",..,"platform":..}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollDeviceRequest {
+    pub device_name: String,
+    pub device_type: DeviceType,
+    #[serde(default)]
+    pub platform: String,
+}
+
+impl From<EnrollDeviceRequest> for NewDevice {
+    fn from(request: EnrollDeviceRequest) -> Self {
+        NewDevice { device_name: request.device_name, device_type: request.device_type, platform: request.platform }
+    }
 }
 
 /// The answer of a resend (`POST /email-enrollments` in the MFA product's API).
@@ -385,6 +408,11 @@ mod tests {
         let config = EnrollmentConfig::from_lookup(key(), settings(&FULL)).expect("config");
         assert_eq!((config.product_name.as_str(), config.link_ttl), ("Acme", time::Duration::hours(24)));
         assert!(EnrollmentConfig::from_lookup(key(), settings(&[])).is_err());
+        let request: EnrollDeviceRequest =
+            serde_json::from_value(serde_json::json!({"deviceName": "Phone", "deviceType": "HARDWARE_TOKEN"})).expect("request");
+        assert_eq!(NewDevice::from(request).device_type, DeviceType::HardwareToken);
+        let resend: ResendRequest = serde_json::from_value(serde_json::json!({"userIds": ["a", "b"]})).expect("resend");
+        assert_eq!(resend.user_ids, ["a", "b"]);
         assert!(EnrollmentConfig::from_lookup(key(), settings(&[(LINK_BASE_ENV, "x"), (LINK_TTL_HOURS_ENV, "-1")])).is_err());
     }
 }

@@ -223,8 +223,36 @@ async fn the_local_loop_writes_an_eml_whose_link_enrolls_a_device_once() {
     assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 1));
     assert_eq!(service.list_devices(&tenant.admin, &id).await.expect("devices"), vec![registered]);
     assert_eq!(service.enroll_device(&config, token, device("again")).await.expect_err("used"), EnrollError::Used);
+    // Resent, then the new link used by ten concurrent requests: one device.
+    let resent = service.resend_enrollment_emails(&tenant.admin, std::slice::from_ref(&id)).await.expect("resend");
+    assert_eq!(resent.successfully_sent, vec![id.clone()]);
+    mailer.drain_once(10).await.expect("drain");
+    let second = std::fs::read_dir(&outbox)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|text| text != eml));
+    let second = std::fs::read_to_string(second.expect("a second .eml")).expect("eml");
+    let second_text = {
+        let part = second.split("Content-Type: text/plain").nth(1).expect("text part");
+        let encoded: String = part.split("\r\n\r\n").nth(1).expect("body").split("--").next().expect("body").split_whitespace().collect();
+        String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf-8")
+    };
+    let second_token = token_of(&link_in(&second_text)).to_string();
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let (service, config, token) = (service.clone(), config.clone(), second_token.clone());
+            tokio::spawn(async move { service.enroll_device(&config, &token, device(&format!("d{n}"))).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| *e == EnrollError::Used), "{outcomes:?}");
+    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 2));
     assert_eq!(service.describe_enrollment(&config, token).await.expect_err("used"), EnrollError::Used);
-    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 1));
 }
 
 #[tokio::test]
