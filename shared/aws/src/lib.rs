@@ -1,4 +1,5 @@
 //! AWS adapters. [`DynamoDbStore`]: the item store port on one DynamoDB table.
+//! [`SesMailer`] (module [`ses`]): the enrollment mailer port on Amazon SES.
 //!
 //! The mapping is one port call = one DynamoDB request (plus retries):
 //! get → `GetItem` (consistent), put/delete → `PutItem`/`DeleteItem` with a
@@ -18,6 +19,7 @@
 
 mod cursor;
 mod retry;
+pub mod ses;
 
 use std::collections::HashMap;
 
@@ -33,6 +35,7 @@ use item_store::{
 
 use retry::Failure;
 pub use retry::RetryPolicy;
+pub use ses::SesMailer;
 
 type Av = HashMap<String, AttributeValue>;
 

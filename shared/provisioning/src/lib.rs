@@ -19,16 +19,29 @@
 //!   them only when the client names attributes explicitly; a GET of a group carries its
 //!   members unless excluded (at most `Limits::max_members_in_response`, else 400
 //!   `tooMany`); a GET of a user carries `groups` only on request.
+//! - Enrollment emails (`enrollment`, `mail_delivery`, `enroll`): an outbox item rides in
+//!   the create's (or first claim's) transaction; the mailer leases it with a conditional
+//!   write before sending and marks it sent after, so replays and duplicates never send
+//!   twice and a crash only delays it (the lease expires). The link is HMAC-signed
+//!   (`enroll_link`), expires, and names a per-email nonce kept in the outbox item, which
+//!   enrollment consumes in the transaction that registers the device. Email content comes
+//!   from `templates/` (`mail_template`). The [`mailer::Mailer`] port has two adapters:
+//!   `aws_adapters::SesMailer` and [`mailer::FileMailer`] (`.eml` files, local server).
 //! - Store throttling/outages become [`Error::Retryable`] (429/503 + Retry-After); nothing
 //!   is half-written where it matters: the resource write is one transaction, member
 //!   batches are idempotent and follow it.
 
 pub mod clock;
+pub mod enroll;
+pub mod enroll_link;
 pub mod enrollment;
 pub mod error;
 pub mod integrations;
 pub mod keys;
 pub mod log;
+pub mod mail_delivery;
+pub mod mail_template;
+pub mod mailer;
 pub mod members;
 pub mod mfa;
 pub mod ownership;

@@ -25,6 +25,10 @@ pub enum LogOperation {
     Replace,
     Patch,
     Delete,
+    /// The mailer sent an enrollment email or gave up on it; an admin asked to resend one.
+    EnrollmentEmail,
+    /// A device was registered through an enrollment link.
+    Enroll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,13 +17,12 @@ use scim::{ScimError, ScimType};
 use serde_json::Value;
 
 use crate::clock::rfc3339;
-use crate::enrollment::{self, EnrollmentEmail};
 use crate::error::{Error, Result};
 use crate::keys::{self, MAX_KEY_VALUE_BYTES};
 use crate::log::LogOperation;
 use crate::members::{self, batches, failed_at};
 use crate::mfa::MfaState;
-use crate::ownership::{Actor, Caller, Decision, Operation, decide, reachable};
+use crate::ownership::{Caller, Decision, Operation, decide, reachable};
 use crate::plan::{Plan, encode_cursor, plan, unbind};
 use crate::record::{Record, unique_value, work_email};
 use crate::seats::{MAX_COUNTER_RETRIES, backoff, contended};
@@ -195,17 +194,10 @@ impl<S: ItemStore> Provisioning<S> {
         let changed = attribute_names(&resource, &apart, descriptor);
         let id = new_id();
         // Only users provisioned by an integration that sends enrollment emails get one;
-        // one without an address is marked so, so that it shows in the admin API.
-        let sends_email = matches!(&caller.actor, Actor::Integration { settings, .. } if settings.send_enrollment_emails);
-        let outbox = match (descriptor.is_user && sends_email, enrollment::address(&resource)) {
-            (true, Some(email)) => Some(self.outbox_op(&caller.tenant, &id, &unique, email)),
-            _ => None,
-        };
-        let enrollment_email = match (descriptor.is_user && sends_email, &outbox) {
-            (false, _) => None,
-            (true, Some(_)) => Some(EnrollmentEmail::Queued),
-            (true, None) => Some(EnrollmentEmail::NoEmailAddress),
-        };
+        // one without an address is marked so, so that it shows in the admin API and log.
+        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
+        let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
+        let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
         let record = Record {
             id,
             type_name: descriptor.name().to_string(),
@@ -243,7 +235,10 @@ impl<S: ItemStore> Provisioning<S> {
             }
             fixed.extend(outbox.clone());
             let member_ops = members::add_ops(tenant, &record.id, &apart)?;
-            let log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
+            let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
+            if let Some(plan) = &enrollment {
+                plan.annotate_log(&mut log);
+            }
             let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
             match self.run_batches(batches(fixed, member_ops, Some(log_op))).await {
                 Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
@@ -415,16 +410,27 @@ impl<S: ItemStore> Provisioning<S> {
         let tenant = &caller.tenant;
         let old_unique = record.unique_value(descriptor).map(keys::fold);
         let new_unique = unique_value(descriptor, &resource).map(str::to_string);
+        // The first claim of a user that was never queued an email queues one, as a create
+        // would (the record was new to this integration).
+        let enrollment = match (&record.mfa, claim && descriptor.is_user) {
+            (Some(mfa), true) => Some(self.enrollment_plan(caller, &record.id, &resource, Some(mfa))?),
+            _ => None,
+        };
+        let active = is_active(&resource);
         let updated = Record {
             version: record.version + 1,
             last_modified: rfc3339(self.clock.now()),
             source: if claim { caller.source() } else { record.source.clone() },
-            mfa: record.mfa.map(|mfa| mfa.with_active(is_active(&resource))),
+            mfa: record.mfa.map(|mfa| MfaState {
+                enrollment_email: enrollment.as_ref().map_or(mfa.enrollment_email, |plan| plan.marker),
+                ..mfa.with_active(active)
+            }),
             resource,
             ..record.clone()
         };
         let mut fixed =
             vec![TransactOp::Put { item: updated.checked_item(tenant, descriptor)?, condition: Condition::VersionEquals(record.version) }];
+        fixed.extend(enrollment.as_ref().and_then(|plan| plan.outbox.clone()));
         let mut unique_op = None;
         if let Some(new_unique) = &new_unique
             && old_unique.as_deref() != Some(keys::fold(new_unique).as_str())
@@ -440,7 +446,10 @@ impl<S: ItemStore> Provisioning<S> {
                 condition: Condition::Absent,
             });
         }
-        let log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
+        let mut log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
+        if let Some(plan) = &enrollment {
+            plan.annotate_log(&mut log);
+        }
         let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
         match self.run_batches(batches(fixed, member_ops, Some(log_op))).await {
             Ok(()) => Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim }),
@@ -478,6 +487,11 @@ impl<S: ItemStore> Provisioning<S> {
             let mut ops = vec![TransactOp::Delete { key: keys::resource(tenant, id), condition: Condition::VersionEquals(record.version) }];
             if let Some(unique) = record.unique_value(descriptor) {
                 ops.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });
+            }
+            if descriptor.is_user {
+                // An unsent enrollment email goes with its user (and a sent one's link
+                // state, which no longer has a user to enroll).
+                ops.push(TransactOp::Delete { key: keys::outbox(tenant, id), condition: Condition::None });
             }
             let seat_op = ops.len();
             if descriptor.is_user {
