@@ -120,6 +120,9 @@ pub struct Checkpoint {
     pub errors: Vec<String>,
     /// Stage items holding the users fetched so far (0: none written).
     pub staged_chunks: usize,
+    /// The last EAA user id applied (users are applied in id order).
+    #[serde(default)]
+    pub applied_through: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +218,9 @@ struct Run {
     checkpoint: Checkpoint,
     desired: BTreeMap<String, Desired>,
     deadline: Instant,
+    /// Whether the stage items hold exactly `desired` (loaded in the apply phase, which
+    /// does not change it), so that a checkpoint need not write them again.
+    stage_current: bool,
 }
 
 impl Run {
@@ -320,8 +326,10 @@ impl<S: ItemStore> Provisioning<S> {
             counts: SyncCounts::default(),
             errors: Vec::new(),
             staged_chunks: 0,
+            applied_through: None,
         });
-        let mut run = Run { desired: self.load_stage(tenant, &checkpoint).await?, checkpoint, deadline };
+        let stage_current = checkpoint.phase == Phase::Apply && checkpoint.staged_chunks > 0;
+        let mut run = Run { desired: self.load_stage(tenant, &checkpoint).await?, checkpoint, deadline, stage_current };
         match self.run_phases(&caller, eaa, &mut run).await {
             Ok(()) => {
                 let summary = self.finish(tenant, run, resumed).await?;
@@ -359,10 +367,8 @@ impl<S: ItemStore> Provisioning<S> {
     /// Every page of every selected group, from the checkpoint on, into `run.desired`.
     async fn fetch(&self, eaa: &impl EaaDirectory, run: &mut Run) -> Result<(), Stop> {
         while let Some((directory, group)) = run.checkpoint.selection.get(run.checkpoint.group_index).cloned() {
-            if run.out_of_time() {
-                return Err(Stop::OutOfTime);
-            }
             let page = eaa.group_users(&directory, &group.id, run.checkpoint.offset).await.map_err(eaa_failure)?;
+            run.stage_current = false;
             for member in page.items {
                 let entry = run
                     .desired
@@ -377,6 +383,11 @@ impl<S: ItemStore> Provisioning<S> {
                     run.checkpoint.group_index += 1;
                     run.checkpoint.offset = 0;
                 }
+            }
+            // Checked after a page, not before: every step makes progress, even one
+            // started with almost no budget left.
+            if run.out_of_time() && run.checkpoint.group_index < run.checkpoint.selection.len() {
+                return Err(Stop::OutOfTime);
             }
         }
         Ok(())
@@ -406,28 +417,15 @@ impl<S: ItemStore> Provisioning<S> {
         let group_states: HashMap<String, GroupState> = self.states(&tenant, "G").await?;
         let ready = self.apply_groups(caller, run, &group_states).await?;
 
-        let mut batch: Vec<(String, Desired)> = Vec::new();
         let desired = std::mem::take(&mut run.desired);
-        let mut outcome = Ok(());
-        for (uuid, wanted) in &desired {
-            batch.push((uuid.clone(), wanted.clone()));
-            if batch.len() == BATCH {
-                self.apply_users(caller, run, &user_states, &ready, std::mem::take(&mut batch)).await?;
-                if run.out_of_time() {
-                    outcome = Err(Stop::OutOfTime);
-                    break;
-                }
-            }
-        }
-        if outcome.is_ok() && !batch.is_empty() {
-            self.apply_users(caller, run, &user_states, &ready, batch).await?;
-        }
+        let outcome = self.apply_all_users(caller, run, &user_states, &ready, &desired).await;
+        // Put back before anything else: a checkpoint stages the desired users.
         run.desired = desired;
         outcome?;
 
         let gone: Vec<(&String, &UserState)> = user_states.iter().filter(|(uuid, _)| !run.desired.contains_key(*uuid)).collect();
-        for (uuid, state) in gone {
-            if run.out_of_time() {
+        for (done, (uuid, state)) in gone.into_iter().enumerate() {
+            if done > 0 && done % BATCH == 0 && run.out_of_time() {
                 return Err(Stop::OutOfTime);
             }
             match self.delete(caller, &USERS, &state.id, None).await {
@@ -454,6 +452,34 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
             self.store.delete(&state_key(&tenant, "G", uuid), Condition::None).await?;
+        }
+        Ok(())
+    }
+
+    /// The desired users after the checkpoint's `applied_through`, in key order and in
+    /// batches, moving the checkpoint after each batch (so that a resumed step neither
+    /// redoes nor counts twice what an earlier step applied).
+    async fn apply_all_users(
+        &self,
+        caller: &Caller,
+        run: &mut Run,
+        states: &HashMap<String, UserState>,
+        ready: &HashMap<String, String>,
+        desired: &BTreeMap<String, Desired>,
+    ) -> Result<(), Stop> {
+        let start = match &run.checkpoint.applied_through {
+            Some(last) => desired.range::<String, _>((std::ops::Bound::Excluded(last.clone()), std::ops::Bound::Unbounded)),
+            None => desired.range::<String, _>(..),
+        };
+        let mut pending = start.peekable();
+        while pending.peek().is_some() {
+            let batch: Vec<(String, Desired)> = pending.by_ref().take(BATCH).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let last = batch.last().map(|(k, _)| k.clone());
+            self.apply_users(caller, run, states, ready, batch).await?;
+            run.checkpoint.applied_through = last;
+            if run.out_of_time() && pending.peek().is_some() {
+                return Err(Stop::OutOfTime);
+            }
         }
         Ok(())
     }
@@ -636,8 +662,7 @@ impl<S: ItemStore> Provisioning<S> {
     /// Saves the run item and, when the fetch had not been staged completely, the
     /// fetched users.
     async fn save_checkpoint(&self, tenant: &str, run: &mut Run) -> Result<()> {
-        let already_complete = run.checkpoint.phase == Phase::Apply && run.checkpoint.staged_chunks > 0;
-        if !already_complete && !run.desired.is_empty() {
+        if !run.stage_current && !run.desired.is_empty() {
             let mut chunks: Vec<Vec<(&String, &Desired)>> = vec![Vec::new()];
             let mut size = 0;
             for entry in &run.desired {
@@ -657,9 +682,10 @@ impl<S: ItemStore> Provisioning<S> {
                 let key = item_store::Key::new(keys::eaa_stage_partition(tenant), format!("{}#{index:06}", run.checkpoint.run));
                 self.store.put(Item::new(key, attrs), Condition::None).await?;
             }
-            // A shorter restaging leaves no stale chunk behind: chunks only grow with the
-            // fetch, and the apply phase never restages.
+            // A restaging never leaves a stale chunk behind: the fetched users only grow
+            // within a run, so the chunks only grow.
             run.checkpoint.staged_chunks = chunks.len();
+            run.stage_current = true;
         }
         self.store.put(Item::new(keys::eaa_sync(tenant, "RUN"), to_attrs(&run.checkpoint)), Condition::None).await?;
         Ok(())
