@@ -718,3 +718,39 @@ impl<S: ItemStore> Provisioning<S> {
 fn state_key(tenant: &str, kind: &str, eaa_id: &str) -> item_store::Key {
     item_store::Key::new(keys::eaa_state_partition(tenant, kind), eaa_id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eaa_user(upn: &str, email: &str, username: &str) -> EaaUser {
+        EaaUser {
+            user_uuid_url: "u1".into(),
+            username: username.into(),
+            first_name: "Zach".into(),
+            last_name: "Doe".into(),
+            display_name: String::new(),
+            email: email.into(),
+            phone_num: String::new(),
+            upn: upn.into(),
+            status: 2,
+        }
+    }
+
+    #[test]
+    fn user_name_prefers_upn_then_email_then_username() {
+        assert_eq!(user_name(&eaa_user("z@corp", "z@mail", "zd")), "z@corp");
+        assert_eq!(user_name(&eaa_user(" ", "z@mail", "zd")), "z@mail");
+        assert_eq!(user_name(&eaa_user("", "", "zd")), "zd");
+    }
+
+    #[test]
+    fn mapping_and_hash_follow_the_content() {
+        let user = eaa_user("z@corp", "", "zd");
+        let body = scim_user(&user);
+        assert_eq!((body["displayName"].as_str(), body["active"].as_bool()), (Some("Zach Doe"), Some(false)));
+        assert!(body.get("emails").is_none() && body.get("phoneNumbers").is_none());
+        assert_eq!(content_hash(&body), content_hash(&scim_user(&user)));
+        assert_ne!(content_hash(&body), content_hash(&scim_user(&EaaUser { status: 1, ..user })));
+    }
+}
