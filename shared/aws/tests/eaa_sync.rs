@@ -9,7 +9,7 @@ use aws_adapters::eaa::edgegrid::EdgeGridCredentials;
 use aws_adapters::eaa::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
 use aws_adapters::eaa::{ClientConfig, EaaClient, EaaCredentials};
 use embedded_store::EmbeddedStore;
-use item_store::{CountingStore, RoundTrips};
+use item_store::{CountingStore, ItemStore, RoundTrips};
 use provisioning::users::{DeviceType, NewDevice, UserSummary};
 use provisioning::{
     Caller, EaaDirectory, EaaError, EaaGroupUser, EaaPage, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings, SyncOutcome,
@@ -317,6 +317,29 @@ async fn a_sync_failing_halfway_resumes_and_converges() {
     let summary = s.sync().await;
     assert_eq!(counts(&summary), [5, 0, 0, 0, 0, 0]);
     assert!(s.service.eaa_sync_status(&s.admin).await.expect("status").in_progress.is_none());
+    assert_eq!(s.sync().await.counts.unchanged, 5);
+}
+
+#[tokio::test]
+async fn users_written_before_their_sync_state_are_adopted_not_duplicated() {
+    let s = setup(Settings::default()).await;
+    s.sync().await;
+    let before = s.users().await;
+    // As if every step had stopped between a user's write and its state's.
+    let store = s.service.store();
+    let states = item_store::Query::partition(provisioning::keys::eaa_state_partition(&s.tenant, "U"));
+    let page = store.query(&states).await.expect("states");
+    assert_eq!(page.items.len(), 5);
+    for item in page.items {
+        store.delete(&item.key, item_store::Condition::None).await.expect("delete state");
+    }
+    let summary = s.sync().await;
+    assert_eq!(summary.counts.failed, 0, "{summary:?}");
+    let after = s.users().await;
+    assert_eq!(
+        before.values().map(|u| (&u.user_name, &u.id)).collect::<Vec<_>>(),
+        after.values().map(|u| (&u.user_name, &u.id)).collect::<Vec<_>>()
+    );
     assert_eq!(s.sync().await.counts.unchanged, 5);
 }
 

@@ -56,9 +56,10 @@ use crate::types::{GROUPS, USERS};
 /// How long a lease outlives the step's budget (a crashed step blocks the next for at
 /// most its budget plus this).
 pub const LEASE_MARGIN: Duration = Duration::from_secs(60);
-/// Users written before the batch's memberships and states are (one membership
-/// transaction per group per batch, one state transaction per batch).
-const BATCH: usize = 100;
+/// Users written before the batch's memberships and states are: 98, so that a group's
+/// membership patch for a batch is one transaction (the group, 98 members, the log
+/// entry), and the batch's states one more.
+const BATCH: usize = 98;
 /// Errors kept in a summary (the provisioning log has every failed write).
 const MAX_ERRORS: usize = 50;
 /// Bytes of staged users per stage item (items stop at 400 KB).
@@ -631,18 +632,25 @@ impl<S: ItemStore> Provisioning<S> {
     /// Creates a user, or adopts the one this integration created for the same EAA user
     /// in an interrupted step. A manual user with the same userName is claimed by the
     /// create when the integration includes manual users; otherwise the create fails.
+    /// The lookup by externalId happens only on a collision, so the usual create costs no
+    /// read.
     async fn create_user(&self, caller: &Caller, uuid: &str, body: &Value) -> Result<String> {
-        if let Some(id) = self.owned_by_external_id(caller, USERS.name(), uuid).await? {
-            self.replace(caller, &USERS, &id, body, None).await?;
-            return Ok(id);
+        match self.create(caller, &USERS, body).await {
+            Ok(written) => written
+                .resource
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| Error::Internal("created user has no id".into())),
+            Err(Error::Scim(conflict)) if conflict.status == 409 => match self.owned_by_external_id(caller, USERS.name(), uuid).await? {
+                Some(id) => {
+                    self.replace(caller, &USERS, &id, body, None).await?;
+                    Ok(id)
+                }
+                None => Err(Error::Scim(conflict)),
+            },
+            Err(other) => Err(other),
         }
-        let written = self.create(caller, &USERS, body).await?;
-        written
-            .resource
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| Error::Internal("created user has no id".into()))
     }
 
     async fn load_stage(&self, tenant: &str, checkpoint: &Checkpoint) -> Result<BTreeMap<String, Desired>> {
