@@ -437,3 +437,20 @@ async fn hundred_thousand_users() {
         );
     }
 }
+
+#[tokio::test]
+async fn dissociating_the_directory_removes_its_users_and_only_admins_configure() {
+    let s = setup(Settings::default()).await;
+    s.sync().await;
+    let integration = Caller::integration(&s.tenant, &s.integration, Settings::default());
+    assert!(matches!(s.service.eaa_config(&integration).await, Err(Error::Forbidden(_))));
+    assert!(matches!(s.service.associate_eaa_group(&s.admin, &s.client, "d1", "nope").await, Err(Error::Scim(e)) if e.status == 404));
+    let (choices, next) = s.service.eaa_directory_groups(&s.admin, &s.client, "d1", 0).await.expect("groups");
+    assert_eq!((choices.len(), next), (2, Some(2)), "the client's page size is 2");
+    assert!(choices.iter().all(|c| c.selected));
+    s.service.dissociate_eaa_directory(&s.admin, "d1").await.expect("dissociate");
+    let summary = s.sync().await;
+    assert_eq!(summary.counts.removed, 5);
+    assert!(s.users().await.is_empty());
+    assert_eq!(s.group_members("sales-group").await, None);
+}
