@@ -18,6 +18,7 @@
 //! write that did land: callers re-read on `ConditionFailed` before reporting a conflict.
 
 mod cursor;
+pub mod eaa;
 mod retry;
 pub mod ses;
 

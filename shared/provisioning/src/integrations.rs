@@ -136,14 +136,24 @@ impl<S: ItemStore> Provisioning<S> {
             version: 1,
             last_used: None,
         };
-        let ops = vec![
+        let mut ops = vec![
             TransactOp::Put {
                 item: Item::new(keys::integration(&caller.tenant, &integration.id), integration_attrs(&integration, &token.hash)),
                 condition: Condition::Absent,
             },
             TransactOp::Put { item: token_item(&caller.tenant, &integration.id, &token.hash), condition: Condition::Absent },
         ];
-        self.store.transact(ops).await?;
+        // At most one EAA integration per tenant: its configuration item is created here,
+        // conditional on absence (see `eaa_config`).
+        if kind == IntegrationKind::Eaa {
+            ops.push(crate::eaa_config::reservation_op(&caller.tenant, &integration.id));
+        }
+        match self.store.transact(ops).await {
+            Err(error) if kind == IntegrationKind::Eaa && crate::members::failed_at(&error, 2) => {
+                return Err(Error::conflict("this tenant already has an EAA integration (one per tenant)"));
+            }
+            other => other?,
+        }
         Ok(WithToken { integration, token: token.plaintext })
     }
 
@@ -223,10 +233,13 @@ impl<S: ItemStore> Provisioning<S> {
     pub async fn delete_integration(&self, caller: &Caller, id: &str) -> Result<()> {
         require_admin(caller)?;
         let (integration, hash) = self.integration_item(caller, id).await?;
-        let ops = vec![
+        let mut ops = vec![
             TransactOp::Delete { key: keys::integration(&caller.tenant, id), condition: Condition::VersionEquals(integration.version) },
             TransactOp::Delete { key: keys::secret(&hash), condition: Condition::None },
         ];
+        if integration.kind == IntegrationKind::Eaa {
+            ops.push(TransactOp::Delete { key: keys::eaa_config(&caller.tenant), condition: Condition::None });
+        }
         self.store.transact(ops).await?;
         self.cache().remove(&hash);
         Ok(())

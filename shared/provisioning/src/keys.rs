@@ -17,6 +17,10 @@
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
+//! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
+//! | EAA sync lease, run checkpoint, last summary | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST` | |
+//! | EAA sync state of a user / group | `T#{t}#EAA#U` / `T#{t}#EAA#G` | `{EAA uuid_url}` | |
+//! | EAA fetched users staged across invocations | `T#{t}#EAA#STAGE` | `{run}#{chunk, 6 digits}` | |
 //! | enrollment email (outbox) | `T#{t}#OUTBOX` | `{user id}` | gsi1 `OUTBOX#PENDING` / `{time, 20-digit ns}#{t}#{user id}` while unsent |
 //!
 //! Why this shape:
@@ -69,6 +73,26 @@ pub const ADMIN_KEY_PREFIX: &str = "ADMKEY#";
 
 pub fn admin_key(tenant: &str, key_id: &str) -> Key {
     Key::new(tenant_config(tenant), format!("{ADMIN_KEY_PREFIX}{key_id}"))
+}
+
+pub fn eaa_config(tenant: &str) -> Key {
+    Key::new(tenant_config(tenant), "EAA")
+}
+
+/// gsi1 partition of every tenant's EAA integration (the scheduled sync lists it).
+pub const EAA_INTEGRATIONS: &str = "EAA#INTEGRATIONS";
+
+pub fn eaa_sync(tenant: &str, what: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("EAASYNC#{what}"))
+}
+
+/// Partition of the sync state of EAA users (`U`) or groups (`G`), one item per EAA id.
+pub fn eaa_state_partition(tenant: &str, kind: &str) -> String {
+    format!("T#{tenant}#EAA#{kind}")
+}
+
+pub fn eaa_stage_partition(tenant: &str) -> String {
+    format!("T#{tenant}#EAA#STAGE")
 }
 
 pub fn seats(tenant: &str) -> Key {

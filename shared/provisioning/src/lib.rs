@@ -32,6 +32,9 @@
 //!   batches are idempotent and follow it.
 
 pub mod clock;
+pub mod eaa;
+pub mod eaa_config;
+pub mod eaa_sync;
 pub mod enroll;
 pub mod enroll_link;
 pub mod enrollment;
@@ -55,6 +58,9 @@ pub mod tenants;
 pub mod types;
 pub mod users;
 
+pub use eaa::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, EaaUser};
+pub use eaa_config::{AssociatedDirectory, EaaConfig, GroupChoice, SelectedGroup, SyncTarget};
+pub use eaa_sync::{Checkpoint, Progress, SyncCounts, SyncOutcome, SyncStatus, SyncSummary};
 pub use error::{Error, Result};
 pub use integrations::{Integration, IntegrationKind, WithToken};
 pub use mfa::{MfaState, UserStatus};
