@@ -1,6 +1,7 @@
 //! The enrollment link's endpoint, `/enroll/{token}`: no `Authorization` header, the
 //! signed single-use token in the path is the credential. `GET` shows what the link
-//! enrolls, `POST` registers a device through it (once).
+//! enrolls (JSON, or the enrollment page for a browser: see [`crate::enroll_page`]),
+//! `POST` registers a device through it (once).
 //!
 //! A refused link ([`EnrollError`]) is a SCIM error body with its status, its stable
 //! `code` (`invalidLink`, `expiredLink`, `usedLink`, ..) and a message meant for the user;
@@ -17,7 +18,7 @@ use scim::ScimError;
 use serde_json::json;
 
 use crate::response::{Failure, Outcome, Reply};
-use crate::{Router, json_body};
+use crate::{Router, enroll_page, json_body};
 
 /// Longest device name and platform accepted: both are shown to admins, and a device item
 /// must stay far below the store's item size limit.
@@ -30,6 +31,14 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
         return Err(ScimError::not_found("enrollment links are not served by this endpoint").into());
     };
     match parts.method {
+        Method::GET if enroll_page::prefers_html(&parts.headers) => match router.service.describe_enrollment(config, token).await {
+            Ok(info) => Ok(Reply::html(StatusCode::OK, enroll_page::enrollment(&info))),
+            Err(EnrollError::Store(error)) => Err(error.into()),
+            Err(error) => {
+                let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                Ok(Reply::html(status, enroll_page::refused(&error.message())))
+            }
+        },
         Method::GET => match router.service.describe_enrollment(config, token).await {
             Ok(info) => Ok(Reply::ok(json!(info))),
             Err(error) => refused(error),

@@ -7,12 +7,14 @@
 //! - The enrollment link's endpoint `/enroll/{token}` (see [`enroll_routes`]), when the
 //!   router has an [`EnrollmentConfig`]; the signed token is its only credential.
 //!
-//! Every response is `application/scim+json`; every failure (unknown path, wrong method,
+//! Every response is `application/scim+json` (except the enrollment page a browser gets
+//! from `/enroll/{token}`); every failure (unknown path, wrong method,
 //! bad JSON, oversized body, store throttling) is a SCIM error body. Each request runs in
 //! one `tracing` span carrying its request id; tokens and the Authorization header are
 //! never logged.
 
 mod admin;
+mod enroll_page;
 mod enroll_routes;
 mod response;
 mod scim_routes;

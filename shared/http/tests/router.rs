@@ -137,6 +137,16 @@ async fn enrollment_links_describe_enroll_once_and_refuse_clearly() {
     assert_eq!(info.status(), 200);
     assert_eq!((json(&info)["userId"].as_str(), json(&info)["productName"].as_str()), (Some(user_id.as_str()), Some("Acme MFA")));
 
+    // A browser gets the enrollment page, with the user's values escaped and no referrer
+    // (the URL holds the token); a refused link is a page with the message.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = router.handle(http::Request::builder().uri(&path).header("accept", browser).body(Bytes::new()).unwrap()).await;
+    assert_eq!((page.status().as_u16(), page.headers()["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(String::from_utf8_lossy(page.body()).contains("Hello Alice"));
+    let bad = router.handle(http::Request::builder().uri(format!("{path}x")).header("accept", browser).body(Bytes::new()).unwrap()).await;
+    assert_eq!((bad.status().as_u16(), bad.headers()["content-type"].to_str().unwrap()), (400, "text/html; charset=utf-8"));
+
     // A bad body is refused before the link is spent.
     for bad in ["", "{", r#"{"deviceName":"","deviceType":"PUSH"}"#, r#"{"deviceName":"P","deviceType":"FAX"}"#] {
         assert_eq!(router.handle(anonymous("POST", &path, bad)).await.status(), 400, "{bad}");
