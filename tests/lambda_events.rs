@@ -280,3 +280,26 @@ async fn mailer_stream_and_enroll_events_through_the_glue() {
     let without = Harness { router, values: h.values.clone() };
     without.send("enroll-get.json", Events::HttpOnly, 404).await;
 }
+
+/// The mailer's stream filter in the template selects exactly what the mailer acts on: the
+/// outbox items' kind and pending state as the code writes them.
+#[test]
+fn the_template_filters_the_stream_to_pending_outbox_items() {
+    let doc: Yaml = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let outbox = &doc["Resources"]["MailerFunction"]["Properties"]["Events"]["Outbox"]["Properties"];
+    let pattern = outbox["FilterCriteria"]["Filters"][0]["Pattern"].as_str().expect("a filter pattern");
+    let pattern: Value = serde_json::from_str(pattern).expect("the pattern is JSON");
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    let image = &pattern["dynamodb"]["NewImage"];
+    assert_eq!(image["kind"]["S"], serde_json::json!([provisioning::enrollment::OUTBOX_KIND]));
+    let pending = serde_json::to_value(provisioning::enrollment::OutboxState::Pending).expect("state");
+    assert_eq!(image["state"]["S"], serde_json::json!([pending]));
+    // The sample stream event is one the filter lets through.
+    let sample: Value = serde_json::from_str(include_str!("../events/mailer-stream.json")).expect("mailer-stream.json");
+    let record = &sample["Records"][0];
+    assert!(pattern["eventName"].as_array().is_some_and(|names| names.contains(&record["eventName"])));
+    for attribute in ["kind", "state"] {
+        let value = &record["dynamodb"]["NewImage"][attribute]["S"];
+        assert!(image[attribute]["S"].as_array().is_some_and(|values| values.contains(value)), "{attribute}");
+    }
+}
