@@ -3,6 +3,10 @@
 //! (`SCIM_TEST_DYNAMODB_ENDPOINT`, started by `./scripts/test`), in the order an operator
 //! and Entra would send them. Placeholders (`{{token}}`, `{{integration}}`, ..) are
 //! replaced with what earlier events returned.
+//!
+//! The mailer's stream event goes through its handler with SES on the same test server
+//! (`SCIM_TEST_SES_ENDPOINT`), and the link key is read from a SecureString of its SSM API
+//! (`SCIM_TEST_SSM_ENDPOINT`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,4 +183,123 @@ async fn every_sample_event_through_the_lambda_glue() {
     h.send("groups-delete.json", http, 204).await;
     h.send("users-delete.json", http, 204).await;
     h.send("users-get.json", http, 404).await;
+}
+
+fn test_endpoint(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with ./scripts/test, which starts the AWS test server"))
+}
+
+fn ses_client() -> aws_sdk_ses::Client {
+    let config = aws_sdk_ses::Config::builder()
+        .behavior_version(aws_sdk_ses::config::BehaviorVersion::latest())
+        .region(aws_sdk_ses::config::Region::new("us-east-1"))
+        .endpoint_url(test_endpoint("SCIM_TEST_SES_ENDPOINT"))
+        .credentials_provider(aws_sdk_ses::config::Credentials::new("test", "test", None, None, "static"))
+        .build();
+    aws_sdk_ses::Client::from_conf(config)
+}
+
+fn ssm_client() -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+        .endpoint_url(test_endpoint("SCIM_TEST_SSM_ENDPOINT"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new("test", "test", None, None, "static"))
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+/// The enrollment flow in AWS: SCIM creates a user (outbox item), the table's stream
+/// record reaches the mailer function's handler (SES sends), and the link's events reach
+/// the enroll function's router.
+#[tokio::test(flavor = "multi_thread")]
+async fn mailer_stream_and_enroll_events_through_the_glue() {
+    use aws_adapters::SesMailer;
+    use provisioning::enroll::EnrollmentConfig;
+    use provisioning::enroll_link::LinkClaims;
+    use provisioning::enrollment::OutboxState;
+    use provisioning::mail_delivery::OutboxMailer;
+    use provisioning::{Caller, IntegrationKind, Settings};
+
+    // The key as the template's functions read it: a SecureString, in hex.
+    let ssm = ssm_client();
+    let parameter = format!("/scim-events/{}/enrollment-key", std::process::id());
+    let hex_key = "ab".repeat(32);
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(&hex_key)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let key = aws_adapters::ssm::link_key(&ssm, &parameter).await.expect("the key from SSM");
+    assert!(aws_adapters::ssm::link_key(&ssm, "/scim-events/missing").await.is_err());
+    let config = EnrollmentConfig::new(key.clone(), "https://abc123.execute-api.eu-west-1.amazonaws.com/enroll", "Acme MFA");
+
+    let client = client();
+    let table = table_from_template(&client).await;
+    let service = Arc::new(Provisioning::new(DynamoDbStore::new(&client, table)));
+    let tenant = service.create_tenant("Contoso", None).await.expect("tenant").tenant;
+    let settings = Settings { send_enrollment_emails: true, ..Settings::default() };
+    let admin = Caller::admin(&tenant);
+    let integration = service.create_integration(&admin, IntegrationKind::Scim, "Entra", settings).await.expect("integration");
+    let router = Router::new(Arc::clone(&service));
+    let mut h = Harness { router: router.clone().with_enrollment(config.clone()), values: Vec::new() };
+    h.values.push(("token", integration.token.clone()));
+    h.values.push(("integration", integration.integration.id.clone()));
+    let user = h.send("users-create.json", Events::HttpOnly, 201).await;
+    let user_id = user["id"].as_str().expect("user id").to_string();
+
+    // The sample stream record, pointed at this user's outbox item.
+    let sender = format!("no-reply-{}@mfa.example.test", std::process::id());
+    ses_client().verify_email_identity().email_address(&sender).send().await.expect("VerifyEmailIdentity");
+    let mailer = OutboxMailer::new(Arc::clone(&service), SesMailer::new(ses_client(), &sender, None), config);
+    let sample = h.event("mailer-stream.json").to_string();
+    let record = sample.replace("7d0f9a4e-3b1c-4f4a-9a53-2f7f0d3c1b10", &tenant).replace("5b2c8e1a-6f0d-4d2e-8c7b-1a9e3f4d5c6b", &user_id);
+    let record: Value = serde_json::from_str(&record).expect("stream event");
+    let answer = lambda_glue::handle_stream(&mailer, record.clone()).await.expect("mailer handler");
+    assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    let outbox = service.outbox_email(&tenant, &user_id).await.expect("outbox").expect("outbox item");
+    assert_eq!(outbox.email.state, OutboxState::Sent);
+    // A replay (Lambda delivers at least once) sends nothing again and succeeds.
+    assert_eq!(lambda_glue::handle_stream(&mailer, record).await.expect("replay")["batchItemFailures"], serde_json::json!([]));
+    assert!(lambda_glue::handle_stream(&mailer, serde_json::json!({"Records": "x"})).await.is_err());
+
+    // The link the email carries (same key, the outbox item's nonce).
+    let expires_at = outbox.email.queued_at + 3600 * 24;
+    let claims = LinkClaims { tenant: tenant.clone(), user_id: user_id.clone(), nonce: outbox.email.nonce, expires_at };
+    h.values.push(("enrollToken", key.sign(&claims)));
+    let info = h.send("enroll-get.json", Events::HttpOnly, 200).await;
+    assert_eq!((info["userId"].as_str(), info["productName"].as_str()), (Some(user_id.as_str()), Some("Acme MFA")));
+    let device = h.send("enroll-post.json", Events::HttpOnly, 201).await;
+    assert_eq!(device["deviceType"], "PUSH");
+    assert_eq!(h.send("enroll-post.json", Events::HttpOnly, 410).await["code"], "usedLink");
+
+    // A function without the key does not serve links.
+    let without = Harness { router, values: h.values.clone() };
+    without.send("enroll-get.json", Events::HttpOnly, 404).await;
+}
+
+/// The mailer's stream filter in the template selects exactly what the mailer acts on: the
+/// outbox items' kind and pending state as the code writes them.
+#[test]
+fn the_template_filters_the_stream_to_pending_outbox_items() {
+    let doc: Yaml = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let outbox = &doc["Resources"]["MailerFunction"]["Properties"]["Events"]["Outbox"]["Properties"];
+    let pattern = outbox["FilterCriteria"]["Filters"][0]["Pattern"].as_str().expect("a filter pattern");
+    let pattern: Value = serde_json::from_str(pattern).expect("the pattern is JSON");
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    let image = &pattern["dynamodb"]["NewImage"];
+    assert_eq!(image["kind"]["S"], serde_json::json!([provisioning::enrollment::OUTBOX_KIND]));
+    let pending = serde_json::to_value(provisioning::enrollment::OutboxState::Pending).expect("state");
+    assert_eq!(image["state"]["S"], serde_json::json!([pending]));
+    // The sample stream event is one the filter lets through.
+    let sample: Value = serde_json::from_str(include_str!("../events/mailer-stream.json")).expect("mailer-stream.json");
+    let record = &sample["Records"][0];
+    assert!(pattern["eventName"].as_array().is_some_and(|names| names.contains(&record["eventName"])));
+    for attribute in ["kind", "state"] {
+        let value = &record["dynamodb"]["NewImage"][attribute]["S"];
+        assert!(image[attribute]["S"].as_array().is_some_and(|values| values.contains(value)), "{attribute}");
+    }
 }

@@ -1,7 +1,11 @@
 //! The local server: the whole API on 127.0.0.1 through the same router as the Lambda
 //! functions, on the embedded store in a data folder. On first start it creates a tenant,
-//! its admin key and one SCIM integration, and keeps them in `credentials.json`; later
-//! starts reuse them.
+//! its admin key and one SCIM integration (which sends enrollment emails), and keeps them
+//! in `credentials.json`; later starts reuse them.
+//!
+//! Enrollment emails are "sent" by a background mailer that writes each one as an `.eml`
+//! file into `<data dir>/outbox`; their links point at this server's `/enroll`, signed
+//! with the key kept in `<data dir>/enrollment.key`.
 
 use std::future::Future;
 use std::io;
@@ -18,6 +22,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use item_store::ItemStore;
+use provisioning::enroll::{DEFAULT_PRODUCT_NAME, EnrollmentConfig};
+use provisioning::enroll_link::load_or_create_key;
+use provisioning::mail_delivery::OutboxMailer;
+use provisioning::mailer::FileMailer;
 use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
 use scim_http::{Ingress, MAX_BODY_BYTES, Router};
 use serde::{Deserialize, Serialize};
@@ -25,6 +33,14 @@ use tokio::net::TcpListener;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the local mailer looks for due emails, and how many it takes per pass: a
+/// provisioned user's email appears within a second, without busy polling.
+const MAILER_EVERY: Duration = Duration::from_millis(500);
+const MAILER_BATCH: u32 = 25;
+
+/// The `From` of the local server's `.eml` files.
+const LOCAL_SENDER: &str = "MFA <no-reply@scim.local>";
 
 /// What `credentials.json` holds: the URLs and secrets to paste into Entra (and curl).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +98,10 @@ async fn still_valid<S: ItemStore>(service: &Provisioning<S>, credentials: &Cred
 async fn create_credentials<S: ItemStore>(service: &Provisioning<S>) -> provisioning::Result<Credentials> {
     let tenant = service.create_tenant("Local", None).await?;
     let admin = Caller::admin(&tenant.tenant);
-    let integration = service.create_integration(&admin, IntegrationKind::Scim, "Microsoft Entra ID", Settings::default()).await?;
+    // Enrollment emails on, so that provisioning shows the whole flow locally (the
+    // emails only become files in the outbox folder).
+    let settings = Settings { send_enrollment_emails: true, ..Settings::default() };
+    let integration = service.create_integration(&admin, IntegrationKind::Scim, "Microsoft Entra ID", settings).await?;
     Ok(Credentials {
         scim_base_url: String::new(),
         scim_token: integration.token,
@@ -177,7 +196,28 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// The router on a store, for the server and for tests.
-pub fn router<S: ItemStore>(store: S) -> Router<S> {
-    Router::new(Arc::new(Provisioning::new(store)))
+/// Where the local mailer writes its `.eml` files.
+pub fn outbox_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("outbox")
+}
+
+/// The enrollment configuration of a server at `origin`: the data folder's link key
+/// (created on first start, so links survive restarts) and links to this server's
+/// `/enroll`. The product name comes from `PRODUCT_NAME` as in AWS.
+pub fn enrollment_config(data_dir: &Path, origin: &str) -> io::Result<EnrollmentConfig> {
+    let key = load_or_create_key(data_dir).map_err(|e| io::Error::other(e.detail()))?;
+    let product = std::env::var(provisioning::enroll::PRODUCT_NAME_ENV).ok().filter(|p| !p.trim().is_empty());
+    Ok(EnrollmentConfig::new(key, format!("{origin}/enroll"), product.unwrap_or_else(|| DEFAULT_PRODUCT_NAME.to_string())))
+}
+
+/// Starts the background mailer writing `.eml` files into [`outbox_dir`]. Abort the
+/// handle (and await it) on shutdown: an email cut off mid-write is never half visible
+/// (files are renamed into place), and its lease expires so the next start sends it.
+pub fn spawn_mailer<S: ItemStore + 'static>(
+    service: Arc<Provisioning<S>>,
+    config: EnrollmentConfig,
+    data_dir: &Path,
+) -> tokio::task::JoinHandle<()> {
+    let mailer = OutboxMailer::new(service, FileMailer::new(outbox_dir(data_dir), LOCAL_SENDER), config);
+    tokio::spawn(async move { mailer.run_drain_loop(MAILER_EVERY, MAILER_BATCH).await })
 }

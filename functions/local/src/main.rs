@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scim_local::{ensure_credentials, open_store, router, serve, shutdown_signal};
+use std::sync::Arc;
+
+use provisioning::Provisioning;
+use scim_http::Router;
+use scim_local::{enrollment_config, ensure_credentials, open_store, outbox_dir, serve, shutdown_signal, spawn_mailer};
 
 const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)]";
 
@@ -58,15 +62,22 @@ async fn run(args: Args) -> std::io::Result<()> {
     let store = open_store(&args.data_dir)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let origin = format!("http://{}", listener.local_addr()?);
-    let router = router(store);
-    let credentials = ensure_credentials(router.service(), &args.data_dir, &origin).await?;
+    let service = Arc::new(Provisioning::new(store));
+    let config = enrollment_config(&args.data_dir, &origin)?;
+    let router = Router::new(Arc::clone(&service)).with_enrollment(config.clone());
+    let credentials = ensure_credentials(&service, &args.data_dir, &origin).await?;
+    let mailer = spawn_mailer(service, config, &args.data_dir);
     println!("SCIM Tenant URL:   {}", credentials.scim_base_url);
     println!("SCIM Secret Token: {}", credentials.scim_token);
     println!("Admin API:         {}", credentials.admin_base_url);
     println!("Admin key:         {}", credentials.admin_key);
     println!("(saved in {})", scim_local::credentials_path(&args.data_dir).display());
+    println!("Enrollment emails: {} (.eml files)", outbox_dir(&args.data_dir).display());
     println!("listening on {origin}; Ctrl-C stops");
     serve(listener, router, shutdown_signal()).await;
+    // The mailer holds the service too: stop it and wait until its task is gone.
+    mailer.abort();
+    let _ = mailer.await;
     // The router (and with it the store) is dropped here: the embedded store finishes its
     // queued writes and closes the file before the process exits.
     tracing::info!("stopped");

@@ -1,5 +1,6 @@
 //! AWS adapters. [`DynamoDbStore`]: the item store port on one DynamoDB table.
 //! [`SesMailer`] (module [`ses`]): the enrollment mailer port on Amazon SES.
+//! [`ssm::link_key`]: the enrollment link key from an SSM SecureString.
 //!
 //! The mapping is one port call = one DynamoDB request (plus retries):
 //! get → `GetItem` (consistent), put/delete → `PutItem`/`DeleteItem` with a
@@ -21,6 +22,7 @@ mod cursor;
 pub mod eaa;
 mod retry;
 pub mod ses;
+pub mod ssm;
 
 use std::collections::HashMap;
 

@@ -1,5 +1,5 @@
 //! The admin API under `/admin/v1`, for a tenant's administrators (Bearer admin key):
-//! integrations, manual users, devices and the provisioning log. Responses are camelCase
+//! integrations, manual users, devices, enrollment email resends and the provisioning log. Responses are camelCase
 //! JSON objects (documented in the README); failures are SCIM error bodies like
 //! everywhere else.
 
@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode};
 use item_store::ItemStore;
+use provisioning::enroll::ResendRequest;
 use provisioning::integrations::Integration;
 use provisioning::users::UserSummary;
 use provisioning::{Actor, Caller, IntegrationKind, Settings, Source, USERS, WithToken};
@@ -69,6 +70,10 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
                 Ok(Reply::ok(json!({ "devices": devices })))
             }
             _ => Err(Failure::method_not_allowed("GET")),
+        },
+        ["email-enrollments"] => match *method {
+            Method::POST => admin.resend_enrollment_emails(body).await,
+            _ => Err(Failure::method_not_allowed("POST")),
         },
         ["log"] => match *method {
             Method::GET => admin.log().await,
@@ -177,6 +182,15 @@ impl<S: ItemStore> Admin<'_, S> {
         let summary = self.router.service.user_summary(self.caller, id).await?;
         let location = format!("{}/admin/v1/users/{id}", public_base_url(self.parts));
         Ok(Reply::json(StatusCode::CREATED, user_json(summary)).location(Some(location)))
+    }
+
+    /// `{"userIds":[...]}`: queues a new enrollment email per user (the mailer sends it);
+    /// users that cannot be sent one are listed with the reason, not failed as a whole.
+    async fn resend_enrollment_emails(&self, body: &Bytes) -> Outcome {
+        let request: ResendRequest = serde_json::from_value(json_body(body)?)
+            .map_err(|e| ScimError::invalid_value(format!("the body must be {{\"userIds\": [user ids]}}: {e}")))?;
+        let result = self.router.service.resend_enrollment_emails(self.caller, &request.user_ids).await?;
+        Ok(Reply::ok(json!(result)))
     }
 
     async fn log(&self) -> Outcome {

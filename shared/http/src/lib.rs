@@ -4,13 +4,18 @@
 //! - SCIM 2.0 per integration under `/scim/v2/{integration}` (see [`scim`]), authenticated
 //!   by that integration's token only.
 //! - The admin API under `/admin/v1` (see [`admin`]), authenticated by a tenant admin key.
+//! - The enrollment link's endpoint `/enroll/{token}` (see [`enroll_routes`]), when the
+//!   router has an [`EnrollmentConfig`]; the signed token is its only credential.
 //!
-//! Every response is `application/scim+json`; every failure (unknown path, wrong method,
+//! Every response is `application/scim+json` (except the enrollment page a browser gets
+//! from `/enroll/{token}`); every failure (unknown path, wrong method,
 //! bad JSON, oversized body, store throttling) is a SCIM error body. Each request runs in
 //! one `tracing` span carrying its request id; tokens and the Authorization header are
 //! never logged.
 
 mod admin;
+mod enroll_page;
+mod enroll_routes;
 mod response;
 mod scim_routes;
 
@@ -21,6 +26,7 @@ use http::header::{AUTHORIZATION, HOST, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response};
 use item_store::ItemStore;
+use provisioning::enroll::EnrollmentConfig;
 use provisioning::{Caller, Provisioning};
 use serde_json::Value;
 use tracing::Instrument;
@@ -52,20 +58,31 @@ pub struct Ingress {
     pub request_id: Option<String>,
 }
 
-/// The router: stateless apart from the domain service it holds.
+/// The router: stateless apart from the domain service and the enrollment configuration
+/// it holds.
 pub struct Router<S> {
     service: Arc<Provisioning<S>>,
+    /// The link key and settings `/enroll/{token}` needs; `None` in functions that do not
+    /// serve links (the path then answers 404).
+    enrollment: Option<Arc<EnrollmentConfig>>,
 }
 
 impl<S> Clone for Router<S> {
     fn clone(&self) -> Self {
-        Router { service: Arc::clone(&self.service) }
+        Router { service: Arc::clone(&self.service), enrollment: self.enrollment.clone() }
     }
 }
 
 impl<S: ItemStore> Router<S> {
+    /// A router without `/enroll` (see [`Router::with_enrollment`]).
     pub fn new(service: Arc<Provisioning<S>>) -> Self {
-        Router { service }
+        Router { service, enrollment: None }
+    }
+
+    /// The same router also serving enrollment links checked with `config`.
+    pub fn with_enrollment(mut self, config: EnrollmentConfig) -> Self {
+        self.enrollment = Some(Arc::new(config));
+        self
     }
 
     pub fn service(&self) -> &Provisioning<S> {
@@ -75,7 +92,8 @@ impl<S: ItemStore> Router<S> {
     /// Answers one request. Never panics on request data and always answers.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let request_id = request_id(&request);
-        let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path());
+        let path = logged_path(request.uri().path());
+        let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %path);
         async {
             let started = std::time::Instant::now();
             let (parts, body) = request.into_parts();
@@ -118,6 +136,7 @@ impl<S: ItemStore> Router<S> {
         match segments.as_slice() {
             ["scim", "v2", integration, rest @ ..] => scim_routes::handle(self, parts, body, integration, rest).await,
             ["admin", "v1", rest @ ..] => admin::handle(self, parts, body, rest).await,
+            ["enroll", token] => enroll_routes::handle(self, parts, body, token).await,
             _ => Err(Failure::not_found(path)),
         }
     }
@@ -131,6 +150,12 @@ impl<S: ItemStore> Router<S> {
         };
         Ok(self.service.authenticate(token).await?)
     }
+}
+
+/// The path as the log shows it: an enrollment link's token is a credential, so it is
+/// replaced (the signed token would let anyone reading the log enroll a device).
+fn logged_path(path: &str) -> &str {
+    if path.trim_start_matches('/').starts_with("enroll") { "/enroll/{token}" } else { path }
 }
 
 /// API Gateway's request id, else a proxy's, else a fresh one (so every log line and

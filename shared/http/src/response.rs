@@ -1,27 +1,43 @@
 //! Responses: every one carries `Content-Type: application/scim+json` (Entra's validator
-//! aborts on anything else, errors included), and every failure is a SCIM error body.
+//! aborts on anything else, errors included), and every failure is a SCIM error body. The
+//! one exception is the enrollment page, HTML for a browser that asks for it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, ETAG, HeaderValue, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HeaderValue, LOCATION, REFERRER_POLICY, RETRY_AFTER,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+};
 use http::{Response, StatusCode};
 use scim::ScimError;
 use serde_json::Value;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// A response being built: status, JSON body (none for 204) and the headers that vary.
+/// The enrollment page's policy: its own inline script and style, requests only to this
+/// origin (the form's POST), nothing else.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// A response being built: status, JSON body (none for 204) or an HTML page, and the
+/// headers that vary.
 pub(crate) struct Reply {
     status: StatusCode,
     body: Option<Value>,
+    page: Option<String>,
     location: Option<String>,
     etag: Option<String>,
 }
 
 impl Reply {
     pub(crate) fn json(status: StatusCode, body: Value) -> Self {
-        Reply { status, body: Some(body), location: None, etag: None }
+        Reply { status, body: Some(body), page: None, location: None, etag: None }
+    }
+
+    /// An HTML page (the enrollment page): never cached, never referred (its URL holds
+    /// the link's token), scripts only its own.
+    pub(crate) fn html(status: StatusCode, page: String) -> Self {
+        Reply { status, body: None, page: Some(page), location: None, etag: None }
     }
 
     pub(crate) fn ok(body: Value) -> Self {
@@ -29,7 +45,7 @@ impl Reply {
     }
 
     pub(crate) fn no_content() -> Self {
-        Reply { status: StatusCode::NO_CONTENT, body: None, location: None, etag: None }
+        Reply { status: StatusCode::NO_CONTENT, body: None, page: None, location: None, etag: None }
     }
 
     pub(crate) fn location(mut self, location: Option<String>) -> Self {
@@ -43,6 +59,17 @@ impl Reply {
     }
 
     pub(crate) fn into_response(self) -> Response<Bytes> {
+        if let Some(page) = self.page {
+            let mut response = Response::new(Bytes::from(page));
+            *response.status_mut() = self.status;
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+            return response;
+        }
         let body = match &self.body {
             Some(value) => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
             None => Bytes::new(),

@@ -95,3 +95,84 @@ async fn oversized_bodies_are_413_even_without_a_front_end_limit() {
     assert_eq!(response.status(), 413);
     assert_eq!(json(&response)["status"], "413");
 }
+
+#[tokio::test]
+async fn enrollment_links_describe_enroll_once_and_refuse_clearly() {
+    use provisioning::enroll::EnrollmentConfig;
+    use provisioning::enroll_link::{LinkClaims, LinkKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let service = Arc::new(Provisioning::new(EmbeddedStore::open(dir.path().join("items.redb")).unwrap()));
+    let tenant = service.create_tenant("T", None).await.unwrap();
+    let admin = Caller::admin(&tenant.tenant);
+    let settings = Settings { send_enrollment_emails: true, ..Settings::default() };
+    let created = service.create_integration(&admin, IntegrationKind::Scim, "Entra", settings).await.unwrap();
+    let key = LinkKey::new(vec![7u8; 32]).unwrap();
+    let config = EnrollmentConfig::new(key.clone(), "https://m.test/enroll", "Acme MFA");
+    let without = Router::new(Arc::clone(&service));
+    let router = without.clone().with_enrollment(config);
+
+    let users = format!("/scim/v2/{}/Users", created.integration.id);
+    let body = r#"{"userName":"alice@x.test","displayName":"Alice","emails":[{"type":"work","value":"alice@x.test"}]}"#;
+    let user = json(&router.handle(request("POST", &users, &created.token, body)).await);
+    let user_id = user["id"].as_str().unwrap().to_string();
+    let outbox = service.outbox_email(&tenant.tenant, &user_id).await.unwrap().unwrap();
+    let claims = LinkClaims {
+        tenant: tenant.tenant.clone(),
+        user_id: user_id.clone(),
+        nonce: outbox.email.nonce,
+        expires_at: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
+    };
+    let path = format!("/enroll/{}", key.sign(&claims));
+    let anonymous = |method: &str, path: &str, body: &str| {
+        http::Request::builder().method(method).uri(path).body(Bytes::from(body.to_string())).unwrap()
+    };
+
+    // Without a configuration the path is not served (and the token is not echoed).
+    let response = without.handle(anonymous("GET", &path, "")).await;
+    assert_eq!(response.status(), 404);
+    assert!(!String::from_utf8_lossy(response.body()).contains(&path[8..]));
+
+    let info = router.handle(anonymous("GET", &path, "")).await;
+    assert_eq!(info.status(), 200);
+    assert_eq!((json(&info)["userId"].as_str(), json(&info)["productName"].as_str()), (Some(user_id.as_str()), Some("Acme MFA")));
+
+    // A browser gets the enrollment page, with the user's values escaped and no referrer
+    // (the URL holds the token); a refused link is a page with the message.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = router.handle(http::Request::builder().uri(&path).header("accept", browser).body(Bytes::new()).unwrap()).await;
+    assert_eq!((page.status().as_u16(), page.headers()["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(String::from_utf8_lossy(page.body()).contains("Hello Alice"));
+    let bad = router.handle(http::Request::builder().uri(format!("{path}x")).header("accept", browser).body(Bytes::new()).unwrap()).await;
+    assert_eq!((bad.status().as_u16(), bad.headers()["content-type"].to_str().unwrap()), (400, "text/html; charset=utf-8"));
+
+    // A bad body is refused before the link is spent.
+    for bad in ["", "{", r#"{"deviceName":"","deviceType":"PUSH"}"#, r#"{"deviceName":"P","deviceType":"FAX"}"#] {
+        assert_eq!(router.handle(anonymous("POST", &path, bad)).await.status(), 400, "{bad}");
+    }
+    let device = r#"{"deviceName":"Phone","deviceType":"PUSH","platform":"iOS"}"#;
+    let enrolled = router.handle(anonymous("POST", &path, device)).await;
+    assert_eq!(enrolled.status(), 201);
+    assert_eq!(json(&enrolled)["deviceName"], "Phone");
+
+    let again = router.handle(anonymous("POST", &path, device)).await;
+    assert_eq!(again.status(), 410);
+    assert_eq!(json(&again)["code"], "usedLink");
+    assert_eq!(json(&again)["status"], "410");
+    let tampered = router.handle(anonymous("GET", &format!("{path}x"), "")).await;
+    assert_eq!((tampered.status().as_u16(), json(&tampered)["code"].as_str()), (400, Some("invalidLink")));
+    assert_eq!(router.handle(anonymous("DELETE", &path, "")).await.status(), 405);
+
+    // The admin's resend: a new link for the user, a reason for an unknown id.
+    let resend = format!(r#"{{"userIds":["{user_id}","nobody"]}}"#);
+    let response = router.handle(request("POST", "/admin/v1/email-enrollments", &tenant.admin_key, &resend)).await;
+    assert_eq!(response.status(), 200);
+    let result = json(&response);
+    assert_eq!(result["successfullySent"], serde_json::json!([user_id]));
+    assert_eq!(result["failedToSend"][0]["userId"], "nobody");
+    let refused = router.handle(request("POST", "/admin/v1/email-enrollments", &created.token, &resend)).await;
+    assert_eq!(refused.status(), 401);
+    let malformed = router.handle(request("POST", "/admin/v1/email-enrollments", &tenant.admin_key, r#"{"userIds":"x"}"#)).await;
+    assert_eq!(malformed.status(), 400);
+}

@@ -2,16 +2,26 @@
 //! requests and back, the runtime loop, JSON tracing and the DynamoDB store from the
 //! environment — so that each function's `main` is a few lines.
 //!
+//! The `enroll` function serves `/enroll/{token}` ([`serve_enroll`]); the `mailer`
+//! function takes DynamoDB Stream events instead of HTTP ([`serve_mailer`]). Both read
+//! the link key from SSM once, at cold start.
+//!
 //! The admin function also answers a direct invoke `{"bootstrap": {"tenantName": "..",
 //! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
 //! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
 
-use aws_adapters::DynamoDbStore;
+use std::sync::Arc;
+
+use aws_adapters::{DynamoDbStore, SesMailer};
 use bytes::Bytes;
 use item_store::ItemStore;
 pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, service_fn};
+use provisioning::Provisioning;
+use provisioning::enroll::EnrollmentConfig;
+use provisioning::mail_delivery::{OutboxMailer, StreamEvent};
+use provisioning::mailer::Mailer;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -38,10 +48,56 @@ struct Bootstrap {
 pub async fn serve(events: Events) -> Result<(), Error> {
     init_tracing();
     let store = store_from_env().await?;
-    let router = Router::new(std::sync::Arc::new(provisioning::Provisioning::new(store)));
+    let router = Router::new(Arc::new(Provisioning::new(store)));
     // Boxed: the runtime's service future nests deeply enough to exceed the compiler's
     // layout depth limit when inlined into this one.
     Box::pin(run(router, events)).await
+}
+
+/// The `enroll` function's `main`: as [`serve`], with the router serving enrollment links
+/// ([`enrollment_from_env`]).
+pub async fn serve_enroll() -> Result<(), Error> {
+    init_tracing();
+    let config = enrollment_from_env().await?;
+    let store = store_from_env().await?;
+    let router = Router::new(Arc::new(Provisioning::new(store))).with_enrollment(config);
+    Box::pin(run(router, Events::HttpOnly)).await
+}
+
+/// The `mailer` function's `main`: DynamoDB Stream batches of outbox records, sent through
+/// SES (`SES_SENDER`, `SES_CONFIGURATION_SET`), answered with the partial batch failures.
+pub async fn serve_mailer() -> Result<(), Error> {
+    init_tracing();
+    let config = enrollment_from_env().await?;
+    let store = store_from_env().await?;
+    let ses = SesMailer::from_env().await?;
+    let mailer = Arc::new(OutboxMailer::new(Arc::new(Provisioning::new(store)), ses, config));
+    Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let mailer = Arc::clone(&mailer);
+        async move { handle_stream(&mailer, event.payload).await }
+    })))
+    .await
+}
+
+/// The enrollment settings from the environment (`ENROLLMENT_LINK_BASE`, `PRODUCT_NAME`,
+/// `ENROLLMENT_LINK_TTL_HOURS`) and the link key from the SSM SecureString named by
+/// `ENROLLMENT_KEY_PARAMETER`. A missing setting fails the cold start with what to set,
+/// rather than every request later.
+pub async fn enrollment_from_env() -> Result<EnrollmentConfig, Error> {
+    let key = aws_adapters::ssm::link_key_from_env().await?;
+    Ok(EnrollmentConfig::from_env(key).map_err(|e| e.detail())?)
+}
+
+/// One mailer invocation: a DynamoDB Stream event in, `{"batchItemFailures": [..]}` out
+/// (the records Lambda must deliver again). An event that is not a stream batch fails
+/// the invocation: it was not sent by the event source mapping.
+pub async fn handle_stream<S: ItemStore, M: Mailer>(mailer: &OutboxMailer<S, M>, event: Value) -> Result<Value, Error> {
+    let event: StreamEvent = serde_json::from_value(event)?;
+    let response = mailer.process_stream(&event).await;
+    if !response.batch_item_failures.is_empty() {
+        tracing::warn!(failed = response.batch_item_failures.len(), records = event.records.len(), "records to deliver again");
+    }
+    Ok(serde_json::to_value(response)?)
 }
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
