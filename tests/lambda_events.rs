@@ -4,23 +4,31 @@
 //! and Entra would send them. Placeholders (`{{token}}`, `{{integration}}`, ..) are
 //! replaced with what earlier events returned.
 //!
+//! The eaa-sync function's scheduled and manual events go through its handler against the
+//! stand-in EAA server, with the credentials in an SSM SecureString.
+//!
 //! The mailer's stream event goes through its handler with SES on the same test server
 //! (`SCIM_TEST_SES_ENDPOINT`), and the link key is read from a SecureString of its SSM API
 //! (`SCIM_TEST_SSM_ENDPOINT`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_adapters::DynamoDbStore;
+use aws_adapters::eaa::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
+use aws_adapters::eaa::{ClientConfig, EaaClient, EaaCredentials};
+use aws_adapters::ssm::SsmEaaCredentials;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
+use lambda_glue::eaa_sync::{EaaSync, handle_eaa_sync};
 use lambda_glue::{Events, handle_event};
-use provisioning::Provisioning;
+use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
 use scim_http::Router;
-use serde_json::Value;
+use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
 
 const TEMPLATE: &str = include_str!("../template.yaml");
@@ -302,4 +310,110 @@ fn the_template_filters_the_stream_to_pending_outbox_items() {
         let value = &record["dynamodb"]["NewImage"][attribute]["S"];
         assert!(image[attribute]["S"].as_array().is_some_and(|values| values.contains(value)), "{attribute}");
     }
+}
+
+// --- The eaa-sync function: its sample events through its real handler, the tenant's EAA
+// credentials read by the real SSM source from a SecureString of the test server's SSM
+// API, EAA answered by the stand-in server.
+
+fn eaa_user(id: &str, name: &str) -> Value {
+    json!({"user_uuid_url": id, "username": name, "first_name": name, "last_name": "Doe", "email": format!("{name}@corp.example"),
+           "display_name": "", "phone_num": "+15550100", "upn": format!("{name}@corp.example"), "status": 1, "modified_at": "2024-02-01T10:00:00"})
+}
+
+fn eaa_fixture() -> Fixture {
+    Fixture {
+        directories: vec![FixtureDirectory {
+            uuid_url: "d1".into(),
+            name: "Corp AD".into(),
+            groups: vec![
+                FixtureGroup {
+                    uuid_url: "sales".into(),
+                    name: "Sales".into(),
+                    users: vec![eaa_user("u-ann", "ann"), eaa_user("u-bob", "bob")],
+                },
+                FixtureGroup { uuid_url: "idle".into(), name: "Idle".into(), users: vec![eaa_user("u-fay", "fay")] },
+            ],
+        }],
+    }
+}
+
+fn eaa_event(file: &str, values: &[(&str, &str)]) -> Value {
+    let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (name, value) in values {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn eaa_client_config() -> ClientConfig {
+    ClientConfig { scheme: "http", requests_per_minute: 100_000, ..ClientConfig::default() }
+}
+
+async fn eaa_user_names(service: &Provisioning<DynamoDbStore>, admin: &Caller) -> Vec<String> {
+    let (users, _) = service.list_user_summaries(admin, None, 100).await.expect("users");
+    let mut names: Vec<String> = users.into_iter().map(|u| u.user_name).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_and_manual_events_sync_the_tenant() {
+    let dynamodb = client();
+    let table = table_from_template(&dynamodb).await;
+    let service = Provisioning::new(DynamoDbStore::new(&dynamodb, table.clone()));
+    let tenant = service.create_tenant("Contoso", None).await.expect("tenant").tenant;
+    let admin = Caller::admin(&tenant);
+    let integration =
+        service.create_integration(&admin, IntegrationKind::Eaa, "EAA", Settings::default()).await.expect("EAA").integration.id;
+    service.set_eaa_credentials(&admin, "corp").await.expect("credentials reference");
+
+    let config = StandinConfig::for_tests();
+    let (addr, standin) = standin::spawn(eaa_fixture(), config.clone()).await.expect("stand-in");
+    let credentials =
+        EaaCredentials { host: addr.to_string(), edgegrid: config.credentials.clone(), contract_id: config.contract_id.clone() };
+    let setup_client = EaaClient::new(credentials.clone(), eaa_client_config()).expect("client");
+    service.associate_eaa_directory(&admin, &setup_client, "d1").await.expect("directory");
+    service.associate_eaa_group(&admin, &setup_client, "d1", "sales").await.expect("group");
+
+    // The operator's parameter for this tenant's reference `corp`: {prefix}/{tenant}/corp.
+    let prefix = format!("/{table}/eaa");
+    let secret = json!({"host": credentials.host, "clientToken": config.credentials.client_token,
+        "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
+    ssm_client()
+        .put_parameter()
+        .name(format!("{prefix}/{tenant}/corp"))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(secret.to_string())
+        .send()
+        .await
+        .expect("PutParameter");
+    let sync = EaaSync { service, credentials: SsmEaaCredentials::new(ssm_client(), &prefix), client: eaa_client_config() };
+    let deadline = || Instant::now() + Duration::from_secs(900);
+
+    let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), deadline()).await.expect("scheduled");
+    let targets = answer["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 1, "{answer:#}");
+    assert_eq!(targets[0]["tenant"], tenant.as_str());
+    assert_eq!(targets[0]["result"]["progress"], "done", "{answer:#}");
+    assert_eq!(eaa_user_names(&sync.service, &admin).await, ["ann@corp.example", "bob@corp.example"]);
+
+    // A user joins the group in EAA; the manual event syncs the tenant now.
+    standin.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-cat", "cat")));
+    let manual = eaa_event("eaa-sync-manual.json", &[("tenant", &tenant), ("integration", &integration)]);
+    let answer = handle_eaa_sync(&sync, manual, deadline()).await.expect("manual");
+    assert_eq!(answer["targets"][0]["result"]["progress"], "done", "{answer:#}");
+    assert_eq!(eaa_user_names(&sync.service, &admin).await, ["ann@corp.example", "bob@corp.example", "cat@corp.example"]);
+
+    // No time left: the target is skipped (the next schedule runs it), nothing fails.
+    let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), Instant::now()).await.expect("late");
+    assert_eq!(answer["targets"][0]["result"]["progress"], "skipped");
+
+    // Refused: another tenant, a replaced integration, an event of neither shape.
+    let other = eaa_event("eaa-sync-manual.json", &[("tenant", "nobody"), ("integration", &integration)]);
+    assert!(handle_eaa_sync(&sync, other, deadline()).await.is_err());
+    let stale = eaa_event("eaa-sync-manual.json", &[("tenant", &tenant), ("integration", "old")]);
+    assert!(handle_eaa_sync(&sync, stale, deadline()).await.is_err());
+    assert!(handle_eaa_sync(&sync, json!({"Records": []}), deadline()).await.is_err());
 }

@@ -1,10 +1,15 @@
 //! The enrollment link key from SSM Parameter Store: a SecureString holding the key in
 //! hex, read once at a function's cold start (`GetParameter` with decryption), so the key
 //! never sits in the template, an environment variable or the function's configuration.
+//! Likewise the EAA API credentials of each tenant ([`SsmEaaCredentials`]).
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::DisplayErrorContext;
+use provisioning::EaaError;
 use provisioning::enroll_link::LinkKey;
+
+use crate::eaa::edgegrid::EdgeGridCredentials;
+use crate::eaa::{EaaCredentials, EaaCredentialsSource};
 
 /// The name (or ARN) of the SecureString parameter holding the link key.
 pub const KEY_PARAMETER_ENV: &str = "ENROLLMENT_KEY_PARAMETER";
@@ -31,4 +36,89 @@ pub async fn link_key_from_env() -> Result<LinkKey, String> {
         .ok_or_else(|| format!("{KEY_PARAMETER_ENV} is not set: the SSM SecureString parameter holding the enrollment link key"))?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     link_key(&Client::new(&config), name.trim()).await
+}
+
+/// The SSM path (`/scim/eaa`) under which the EAA credentials parameters are.
+pub const EAA_PREFIX_ENV: &str = "EAA_CREDENTIALS_PARAMETER_PREFIX";
+
+/// EAA API credentials from SSM SecureString parameters: the parameter
+/// `{prefix}/{reference}` holds `{"host", "clientToken", "clientSecret", "accessToken",
+/// "contractId"}` (the EAA console's API client, plus the contract). The prefix keeps the
+/// function's reads inside the path its role may read.
+#[derive(Debug, Clone)]
+pub struct SsmEaaCredentials {
+    client: Client,
+    prefix: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EaaCredentialsJson {
+    host: String,
+    client_token: String,
+    client_secret: String,
+    access_token: String,
+    contract_id: String,
+}
+
+impl SsmEaaCredentials {
+    pub fn new(client: Client, prefix: &str) -> Self {
+        SsmEaaCredentials { client, prefix: prefix.trim_end_matches('/').to_string() }
+    }
+
+    /// With the environment's credentials and region, under the prefix in
+    /// [`EAA_PREFIX_ENV`].
+    pub async fn from_env() -> Result<Self, String> {
+        let prefix = std::env::var(EAA_PREFIX_ENV)
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| format!("{EAA_PREFIX_ENV} is not set: the SSM path under which the EAA credentials parameters are"))?;
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(SsmEaaCredentials::new(Client::new(&config), prefix.trim()))
+    }
+
+    /// The parameter a reference names.
+    pub fn parameter(&self, reference: &str) -> String {
+        format!("{}/{}", self.prefix, reference.trim_start_matches('/'))
+    }
+}
+
+impl EaaCredentialsSource for SsmEaaCredentials {
+    async fn credentials(&self, reference: &str) -> Result<EaaCredentials, EaaError> {
+        let name = self.parameter(reference);
+        let output =
+            self.client.get_parameter().name(&name).with_decryption(true).send().await.map_err(|e| {
+                EaaError::Unauthorized(format!("cannot read the EAA credentials parameter {name}: {}", DisplayErrorContext(e)))
+            })?;
+        let value = output
+            .parameter()
+            .and_then(|p| p.value())
+            .ok_or_else(|| EaaError::Unauthorized(format!("the parameter {name} has no value")))?;
+        // The error names the parameter, never its content.
+        let parsed: EaaCredentialsJson = serde_json::from_str(value).map_err(|e| {
+            EaaError::Invalid(format!(
+                "the parameter {name} is not EAA credentials JSON (host, clientToken, clientSecret, accessToken, contractId): {}",
+                json_problem(&e)
+            ))
+        })?;
+        Ok(EaaCredentials {
+            host: parsed.host,
+            edgegrid: EdgeGridCredentials {
+                client_token: parsed.client_token,
+                client_secret: parsed.client_secret,
+                access_token: parsed.access_token,
+            },
+            contract_id: parsed.contract_id,
+        })
+    }
+}
+
+/// A JSON error's category, without the line and column detail that could echo the secret.
+fn json_problem(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field is missing or of the wrong type",
+        serde_json::error::Category::Eof => "truncated JSON",
+    }
 }

@@ -6,11 +6,17 @@
 //! function takes DynamoDB Stream events instead of HTTP ([`serve_mailer`]). Both read
 //! the link key from SSM once, at cold start.
 //!
+//! The `eaa-sync` function takes the schedule's and manual sync events
+//! ([`serve_eaa_sync`], [`eaa_sync`]).
+//!
 //! The admin function also answers a direct invoke `{"bootstrap": {"tenantName": "..",
 //! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
 //! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
 
+pub mod eaa_sync;
+
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use aws_adapters::{DynamoDbStore, SesMailer};
 use bytes::Bytes;
@@ -75,6 +81,23 @@ pub async fn serve_mailer() -> Result<(), Error> {
     Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let mailer = Arc::clone(&mailer);
         async move { handle_stream(&mailer, event.payload).await }
+    })))
+    .await
+}
+
+/// The `eaa-sync` function's `main`: the schedule's and manual events
+/// ([`eaa_sync::handle_eaa_sync`]), the EAA credentials from SSM
+/// (`EAA_CREDENTIALS_PARAMETER_PREFIX`).
+pub async fn serve_eaa_sync() -> Result<(), Error> {
+    init_tracing();
+    let store = store_from_env().await?;
+    let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env().await?;
+    let sync = Arc::new(eaa_sync::EaaSync { service: Provisioning::new(store), credentials, client: Default::default() });
+    Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let sync = Arc::clone(&sync);
+        // Lambda's deadline as an `Instant`, which the budget arithmetic uses.
+        let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        async move { eaa_sync::handle_eaa_sync(&sync, event.payload, Instant::now() + left).await }
     })))
     .await
 }
