@@ -417,3 +417,18 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     assert!(handle_eaa_sync(&sync, stale, deadline()).await.is_err());
     assert!(handle_eaa_sync(&sync, json!({"Records": []}), deadline()).await.is_err());
 }
+
+/// The template's sync function runs the `scim-eaa-sync` binary on the 6-hour schedule,
+/// and gives it the variable the SSM credentials source reads.
+#[test]
+fn the_template_schedules_the_eaa_sync_function() {
+    let doc: Yaml = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
+    let function = &doc["Resources"]["EaaSyncFunction"];
+    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("scim-eaa-sync"));
+    let cargo = include_str!("../functions/eaa-sync/Cargo.toml");
+    assert!(cargo.contains("name = \"scim-eaa-sync\""));
+    let props = &function["Properties"];
+    assert_eq!(props["Events"]["Schedule"]["Type"].as_str(), Some("Schedule"));
+    assert_eq!(props["Events"]["Schedule"]["Properties"]["Schedule"].as_str(), Some("rate(6 hours)"));
+    assert!(props["Environment"]["Variables"].get(aws_adapters::ssm::EAA_PREFIX_ENV).is_some());
+}
