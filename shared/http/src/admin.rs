@@ -1,5 +1,6 @@
 //! The admin API under `/admin/v1`, for a tenant's administrators (Bearer admin key):
-//! integrations, manual users, devices, enrollment email resends and the provisioning log. Responses are camelCase
+//! integrations, manual users, devices, enrollment email resends, the provisioning log
+//! and the EAA integration's configuration and sync status. Responses are camelCase
 //! JSON objects (documented in the README); failures are SCIM error bodies like
 //! everywhere else.
 
@@ -10,7 +11,7 @@ use item_store::ItemStore;
 use provisioning::enroll::ResendRequest;
 use provisioning::integrations::Integration;
 use provisioning::users::UserSummary;
-use provisioning::{Actor, Caller, IntegrationKind, Settings, Source, USERS, WithToken};
+use provisioning::{Actor, Caller, EaaConfig, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
 use scim::ScimError;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -78,6 +79,26 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
         ["log"] => match *method {
             Method::GET => admin.log().await,
             _ => Err(Failure::method_not_allowed("GET")),
+        },
+        // EAA provisioning. Listing EAA's directories and groups and selecting them call
+        // EAA with the tenant's credentials, which this function does not read: not here.
+        ["eaa"] => match *method {
+            Method::GET => Ok(Reply::ok(eaa_json(router.service.eaa_config(&caller).await?))),
+            Method::PUT => admin.set_eaa_credentials(body).await,
+            _ => Err(Failure::method_not_allowed("GET, PUT")),
+        },
+        ["eaa", "directories", id] => match *method {
+            Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_directory(&caller, id).await?))),
+            _ => Err(Failure::method_not_allowed("DELETE")),
+        },
+        ["eaa", "directories", id, "groups", group] => match *method {
+            Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_group(&caller, id, group).await?))),
+            _ => Err(Failure::method_not_allowed("DELETE")),
+        },
+        ["eaa", "sync"] => match *method {
+            Method::GET => Ok(Reply::ok(sync_status_json(router.service.eaa_sync_status(&caller).await?))),
+            Method::POST => Ok(Reply::json(StatusCode::ACCEPTED, eaa_json(router.service.request_eaa_sync(&caller).await?))),
+            _ => Err(Failure::method_not_allowed("GET, POST")),
         },
         _ => Err(Failure::not_found(parts.uri.path())),
     }
@@ -193,6 +214,16 @@ impl<S: ItemStore> Admin<'_, S> {
         Ok(Reply::ok(json!(result)))
     }
 
+    /// `{"credentialsRef": ".."}`: the name, under the tenant's SSM path, of the EAA API
+    /// credentials parameter (README, "EAA provisioning").
+    async fn set_eaa_credentials(&self, body: &Bytes) -> Outcome {
+        let body = json_body(body)?;
+        let reference = body.get("credentialsRef").and_then(Value::as_str);
+        let reference =
+            reference.ok_or_else(|| ScimError::invalid_value("credentialsRef is required: the credentials parameter's name"))?;
+        Ok(Reply::ok(eaa_json(self.router.service.set_eaa_credentials(self.caller, reference).await?)))
+    }
+
     async fn log(&self) -> Outcome {
         let (cursor, limit) = self.page_params()?;
         let page = self.router.service.list_log(self.caller, cursor.as_deref(), limit).await?;
@@ -220,6 +251,20 @@ fn merge_settings(current: Settings, patch: Option<&Value>) -> Result<Settings, 
         merged.insert(name.clone(), value.clone());
     }
     serde_json::from_value(Value::Object(merged)).map_err(|e| ScimError::invalid_value(format!("settings: {e}")).into())
+}
+
+/// The EAA integration (never the credentials reference: only whether there is one).
+fn eaa_json(config: EaaConfig) -> Value {
+    json!({
+        "integrationId": config.integration,
+        "hasCredentials": config.has_credentials,
+        "directories": config.directories,
+        "syncRequestedAt": config.sync_requested_at,
+    })
+}
+
+fn sync_status_json(status: SyncStatus) -> Value {
+    json!({ "last": status.last, "inProgress": status.in_progress })
 }
 
 fn user_json(user: UserSummary) -> Value {

@@ -176,3 +176,40 @@ async fn enrollment_links_describe_enroll_once_and_refuse_clearly() {
     let malformed = router.handle(request("POST", "/admin/v1/email-enrollments", &tenant.admin_key, r#"{"userIds":"x"}"#)).await;
     assert_eq!(malformed.status(), 400);
 }
+
+/// The EAA admin routes that need no call to EAA: the configuration, the credentials
+/// reference (never shown back), removing a directory, and sync requests and status.
+#[tokio::test]
+async fn eaa_configuration_and_sync_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Arc::new(Provisioning::new(EmbeddedStore::open(dir.path().join("items.redb")).unwrap()));
+    let tenant = service.create_tenant("T", None).await.unwrap();
+    let router = Router::new(Arc::clone(&service));
+    let key = tenant.admin_key.as_str();
+    let send = |method: &str, path: &str, body: &str| router.handle(request(method, path, key, body));
+
+    // No EAA integration yet: 404.
+    assert_eq!(send("GET", "/admin/v1/eaa", "").await.status(), 404);
+    let created = send("POST", "/admin/v1/integrations", r#"{"name":"EAA","kind":"EAA"}"#).await;
+    assert_eq!(created.status(), 201);
+    let integration = json(&created)["id"].as_str().unwrap().to_string();
+
+    let config = json(&send("GET", "/admin/v1/eaa", "").await);
+    assert_eq!(config["integrationId"], integration.as_str());
+    assert_eq!(config["hasCredentials"], false);
+    assert_eq!(send("PUT", "/admin/v1/eaa", r#"{}"#).await.status(), 400);
+    let set = send("PUT", "/admin/v1/eaa", r#"{"credentialsRef":"corp"}"#).await;
+    assert_eq!(set.status(), 200);
+    assert_eq!(json(&set)["hasCredentials"], true);
+    assert!(!String::from_utf8_lossy(set.body()).contains("corp"));
+
+    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1", "").await.status(), 404);
+    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1/groups/g1", "").await.status(), 404);
+    assert_eq!(send("POST", "/admin/v1/eaa/directories/d1", "").await.status(), 405);
+
+    let status = json(&send("GET", "/admin/v1/eaa/sync", "").await);
+    assert_eq!(status, serde_json::json!({"last": null, "inProgress": null}));
+    let requested = send("POST", "/admin/v1/eaa/sync", "").await;
+    assert_eq!(requested.status(), 202);
+    assert!(json(&requested)["syncRequestedAt"].is_string());
+}
