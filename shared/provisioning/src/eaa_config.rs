@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::rfc3339;
-use crate::eaa::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup};
+use crate::eaa::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaPage};
 use crate::error::{Error, Result};
 use crate::keys::{self, GSI1_PK, GSI1_SK};
 use crate::ownership::{Actor, Caller};
@@ -90,6 +90,24 @@ fn require_admin(caller: &Caller) -> Result<()> {
         Actor::Admin => Ok(()),
         Actor::Integration { .. } => Err(Error::Forbidden("only a tenant administrator may configure EAA provisioning".into())),
     }
+}
+
+/// The first item of a paged EAA listing that `wanted` accepts, reading at most
+/// [`MAX_LOOKUP_PAGES`] pages.
+async fn find_in_pages<T, Fut>(mut page_at: impl FnMut(u64) -> Fut, wanted: impl Fn(&T) -> bool) -> Result<Option<T>>
+where
+    Fut: std::future::Future<Output = std::result::Result<EaaPage<T>, EaaError>>,
+{
+    let mut offset = Some(0);
+    for _ in 0..MAX_LOOKUP_PAGES {
+        let Some(at) = offset else { break };
+        let page = page_at(at).await.map_err(eaa_error)?;
+        if let Some(found) = page.items.into_iter().find(|item| wanted(item)) {
+            return Ok(Some(found));
+        }
+        offset = page.next;
+    }
+    Ok(None)
 }
 
 fn eaa_error(error: EaaError) -> Error {
@@ -196,17 +214,7 @@ impl<S: ItemStore> Provisioning<S> {
     /// Associates a directory (looked up in EAA for its name). Idempotent.
     pub async fn associate_eaa_directory(&self, caller: &Caller, eaa: &impl EaaDirectory, directory: &str) -> Result<EaaConfig> {
         require_admin(caller)?;
-        let mut offset = Some(0);
-        let mut found = None;
-        for _ in 0..MAX_LOOKUP_PAGES {
-            let Some(at) = offset else { break };
-            let page = eaa.directories(at).await.map_err(eaa_error)?;
-            found = page.items.into_iter().find(|d| d.uuid_url == directory);
-            if found.is_some() {
-                break;
-            }
-            offset = page.next;
-        }
+        let found = find_in_pages(|at| eaa.directories(at), |d: &EaaDirectoryInfo| d.uuid_url == directory).await?;
         let info = found.ok_or_else(|| Error::not_found(format!("EAA has no directory {directory}")))?;
         self.eaa_change(&caller.tenant, |stored| {
             match stored.directories.iter_mut().find(|d| d.id == info.uuid_url) {
@@ -263,17 +271,7 @@ impl<S: ItemStore> Provisioning<S> {
         if !stored.directories.iter().any(|d| d.id == directory) {
             return Err(Error::not_found(format!("directory {directory} is not associated")));
         }
-        let mut offset = Some(0);
-        let mut found = None;
-        for _ in 0..MAX_LOOKUP_PAGES {
-            let Some(at) = offset else { break };
-            let page = eaa.groups(directory, at).await.map_err(eaa_error)?;
-            found = page.items.into_iter().find(|g| g.uuid_url == group);
-            if found.is_some() {
-                break;
-            }
-            offset = page.next;
-        }
+        let found = find_in_pages(|at| eaa.groups(directory, at), |g: &EaaGroup| g.uuid_url == group).await?;
         let info = found.ok_or_else(|| Error::not_found(format!("directory {directory} has no group {group}")))?;
         self.eaa_change(&caller.tenant, |stored| {
             let dir = stored
