@@ -16,17 +16,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_adapters::DynamoDbStore;
-use aws_adapters::eaa::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
-use aws_adapters::eaa::{ClientConfig, EaaClient, EaaCredentials};
 use aws_adapters::ssm::SsmEaaCredentials;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use lambda_glue::eaa_sync::{EaaSync, handle_eaa_sync};
+use eaa_client::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
+use eaa_client::{ClientConfig, ClientConnector, EaaClient, EaaCredentials};
+use lambda_glue::eaa_sync::{EaaSync, MARGIN, MAX_CONTINUATIONS, handle_eaa_sync};
 use lambda_glue::{Events, handle_event};
-use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
+use provisioning::{
+    BoxFuture, Caller, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, IntegrationKind,
+    Provisioning, Settings, SyncTrigger,
+};
 use scim_http::Router;
 use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
@@ -389,7 +392,12 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
         .send()
         .await
         .expect("PutParameter");
-    let sync = EaaSync { service, credentials: SsmEaaCredentials::new(ssm_client(), &prefix), client: eaa_client_config() };
+    let continuations = Arc::new(Recorded::default());
+    let sync = EaaSync {
+        service,
+        connector: Arc::new(ClientConnector { credentials: SsmEaaCredentials::new(ssm_client(), &prefix), config: eaa_client_config() }),
+        continuation: Some(continuations.clone()),
+    };
     let deadline = || Instant::now() + Duration::from_secs(900);
 
     let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), deadline()).await.expect("scheduled");
@@ -402,13 +410,62 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     // A user joins the group in EAA; the manual event syncs the tenant now.
     standin.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-cat", "cat")));
     let manual = eaa_event("eaa-sync-manual.json", &[("tenant", &tenant), ("integration", &integration)]);
-    let answer = handle_eaa_sync(&sync, manual, deadline()).await.expect("manual");
+    let answer = handle_eaa_sync(&sync, manual.clone(), deadline()).await.expect("manual");
     assert_eq!(answer["targets"][0]["result"]["progress"], "done", "{answer:#}");
     assert_eq!(eaa_user_names(&sync.service, &admin).await, ["ann@corp.example", "bob@corp.example", "cat@corp.example"]);
+    assert!(continuations.take().is_empty(), "a finished sync starts nothing");
 
-    // No time left: the target is skipped (the next schedule runs it), nothing fails.
+    // No time left: the target is skipped and handed to a new invocation.
     let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), Instant::now()).await.expect("late");
     assert_eq!(answer["targets"][0]["result"]["progress"], "skipped");
+    assert_eq!(answer["targets"][0]["continuedIn"], "invoked");
+    assert_eq!(continuations.take(), [(tenant.clone(), integration.clone(), 1)]);
+
+    // Out of time mid-run: checkpointed, and the continuation (the event the trigger
+    // sends) goes on from the checkpoint until done. One user per page, each page 200 ms,
+    // half a second per invocation: the run needs more than one.
+    standin.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-dan", "dan")));
+    let slow_sync = EaaSync {
+        service: Provisioning::new(sync.service.store().clone()),
+        connector: Arc::new(SlowPages(ClientConnector {
+            credentials: SsmEaaCredentials::new(ssm_client(), &prefix),
+            config: ClientConfig { page_size: 1, ..eaa_client_config() },
+        })),
+        continuation: Some(continuations.clone()),
+    };
+    let almost_out = || Instant::now() + MARGIN + Duration::from_millis(500);
+    let mut event = manual.clone();
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        assert!(invocations < 100, "no progress");
+        let answer = handle_eaa_sync(&slow_sync, event, almost_out()).await.expect("step");
+        match answer["targets"][0]["result"]["progress"].as_str() {
+            Some("done") => break,
+            // `skipped` only if this machine stalled for the whole half second.
+            Some("continue" | "skipped") => {
+                assert_eq!(answer["targets"][0]["continuedIn"], "invoked", "{answer:#}");
+                let [(t, i, n)] = <[_; 1]>::try_from(continuations.take()).expect("one continuation");
+                assert_eq!((t.as_str(), i.as_str(), n), (tenant.as_str(), integration.as_str(), invocations));
+                event = json!({"tenant": t, "integration": i, "continuation": n});
+            }
+            other => panic!("unexpected {other:?}: {answer:#}"),
+        }
+    }
+    assert!(invocations > 1, "the budget must have split the run");
+    assert!(continuations.take().is_empty());
+    assert_eq!(eaa_user_names(&sync.service, &admin).await.len(), 4);
+
+    // A chain at its limit is not continued: the next schedule goes on from the checkpoint.
+    standin.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-eve", "eve")));
+    let at_limit = json!({"tenant": tenant, "integration": integration, "continuation": MAX_CONTINUATIONS});
+    let answer = handle_eaa_sync(&slow_sync, at_limit, almost_out()).await.expect("step");
+    assert!(matches!(answer["targets"][0]["result"]["progress"].as_str(), Some("continue" | "skipped")), "{answer:#}");
+    assert!(answer["targets"][0]["continuedIn"].as_str().is_some_and(|c| c.starts_with("next schedule")), "{answer:#}");
+    assert!(continuations.take().is_empty());
+    let answer = handle_eaa_sync(&sync, manual, deadline()).await.expect("resumed");
+    assert_eq!(answer["targets"][0]["result"]["progress"], "done", "{answer:#}");
+    assert_eq!(eaa_user_names(&sync.service, &admin).await.len(), 5);
 
     // Refused: another tenant, a replaced integration, an event of neither shape.
     let other = eaa_event("eaa-sync-manual.json", &[("tenant", "nobody"), ("integration", &integration)]);
@@ -416,6 +473,61 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     let stale = eaa_event("eaa-sync-manual.json", &[("tenant", &tenant), ("integration", "old")]);
     assert!(handle_eaa_sync(&sync, stale, deadline()).await.is_err());
     assert!(handle_eaa_sync(&sync, json!({"Records": []}), deadline()).await.is_err());
+}
+
+/// EAA with every page of group users 200 ms late.
+struct SlowPages<C>(C);
+
+impl<C: EaaConnector> EaaConnector for SlowPages<C> {
+    fn connect<'a>(&'a self, tenant: &'a str, credentials_ref: &'a str) -> BoxFuture<'a, Result<Box<dyn EaaDirectory>, EaaError>> {
+        Box::pin(async move {
+            let inner = self.0.connect(tenant, credentials_ref).await?;
+            let slow: Box<dyn EaaDirectory> = Box::new(SlowDirectory(inner));
+            Ok(slow)
+        })
+    }
+}
+
+struct SlowDirectory(Box<dyn EaaDirectory>);
+
+impl EaaDirectory for SlowDirectory {
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
+        self.0.directories(offset)
+    }
+
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
+        self.0.groups(directory, offset)
+    }
+
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.0.group_users(directory, group, offset).await
+        })
+    }
+}
+
+/// The continuations the handler starts. Lambda's asynchronous invoke cannot run here
+/// (no Lambda service); its request is tested in `shared/aws/tests/lambda_invoke.rs`.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<(String, String, u32)>>);
+
+impl Recorded {
+    fn take(&self) -> Vec<(String, String, u32)> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+impl SyncTrigger for Recorded {
+    fn trigger<'a>(&'a self, tenant: &'a str, integration: &'a str, continuation: u32) -> BoxFuture<'a, Result<(), String>> {
+        self.0.lock().expect("not poisoned").push((tenant.to_string(), integration.to_string(), continuation));
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The template's sync function runs the `scim-eaa-sync` binary on the 6-hour schedule,

@@ -1,6 +1,7 @@
 //! AWS adapters. [`DynamoDbStore`]: the item store port on one DynamoDB table.
 //! [`SesMailer`] (module [`ses`]): the enrollment mailer port on Amazon SES.
-//! [`ssm::link_key`]: the enrollment link key from an SSM SecureString.
+//! [`ssm::link_key`]: the enrollment link key from an SSM SecureString, and each tenant's EAA
+//! credentials. [`lambda_invoke::LambdaSyncTrigger`]: "sync now" as an asynchronous invoke.
 //!
 //! The mapping is one port call = one DynamoDB request (plus retries):
 //! get → `GetItem` (consistent), put/delete → `PutItem`/`DeleteItem` with a
@@ -19,7 +20,7 @@
 //! write that did land: callers re-read on `ConditionFailed` before reporting a conflict.
 
 mod cursor;
-pub mod eaa;
+pub mod lambda_invoke;
 mod retry;
 pub mod ses;
 pub mod ssm;

@@ -8,8 +8,7 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use provisioning::EaaError;
 use provisioning::enroll_link::LinkKey;
 
-use crate::eaa::edgegrid::EdgeGridCredentials;
-use crate::eaa::{EaaCredentials, EaaCredentialsSource};
+use eaa_client::{EaaCredentials, EaaCredentialsSource};
 
 /// The name (or ARN) of the SecureString parameter holding the link key.
 pub const KEY_PARAMETER_ENV: &str = "ENROLLMENT_KEY_PARAMETER";
@@ -51,16 +50,6 @@ pub struct SsmEaaCredentials {
     prefix: String,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EaaCredentialsJson {
-    host: String,
-    client_token: String,
-    client_secret: String,
-    access_token: String,
-    contract_id: String,
-}
-
 impl SsmEaaCredentials {
     pub fn new(client: Client, prefix: &str) -> Self {
         SsmEaaCredentials { client, prefix: prefix.trim_end_matches('/').to_string() }
@@ -94,31 +83,6 @@ impl EaaCredentialsSource for SsmEaaCredentials {
             .parameter()
             .and_then(|p| p.value())
             .ok_or_else(|| EaaError::Unauthorized(format!("the parameter {name} has no value")))?;
-        // The error names the parameter, never its content.
-        let parsed: EaaCredentialsJson = serde_json::from_str(value).map_err(|e| {
-            EaaError::Invalid(format!(
-                "the parameter {name} is not EAA credentials JSON (host, clientToken, clientSecret, accessToken, contractId): {}",
-                json_problem(&e)
-            ))
-        })?;
-        Ok(EaaCredentials {
-            host: parsed.host,
-            edgegrid: EdgeGridCredentials {
-                client_token: parsed.client_token,
-                client_secret: parsed.client_secret,
-                access_token: parsed.access_token,
-            },
-            contract_id: parsed.contract_id,
-        })
-    }
-}
-
-/// A JSON error's category, without the line and column detail that could echo the secret.
-fn json_problem(error: &serde_json::Error) -> &'static str {
-    match error.classify() {
-        serde_json::error::Category::Io => "I/O error",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "a field is missing or of the wrong type",
-        serde_json::error::Category::Eof => "truncated JSON",
+        EaaCredentials::from_json(&format!("the parameter {name}"), value)
     }
 }

@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`, for a tenant's administrators (Bearer admin key):
 //! integrations, manual users, devices, enrollment email resends, the provisioning log
-//! and the EAA integration's configuration and sync status. Responses are camelCase
+//! and the EAA integration (credentials reference, directory and group selection, sync
+//! now, sync status). Responses are camelCase
 //! JSON objects (documented in the README); failures are SCIM error bodies like
 //! everywhere else.
 
@@ -11,7 +12,7 @@ use item_store::ItemStore;
 use provisioning::enroll::ResendRequest;
 use provisioning::integrations::Integration;
 use provisioning::users::UserSummary;
-use provisioning::{Actor, Caller, EaaConfig, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
+use provisioning::{Actor, Caller, EaaConfig, EaaDirectory, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
 use scim::ScimError;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -19,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::response::{Failure, Outcome, Reply};
 use crate::scim_routes::scim_base_url;
-use crate::{Router, json_body, param, public_base_url, query_params};
+use crate::{EaaAccess, Router, json_body, param, public_base_url, query_params};
 
 /// Page size of the user and log listings when `limit` is absent, and the most allowed.
 const DEFAULT_LIMIT: u32 = 50;
@@ -80,24 +81,40 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
             Method::GET => admin.log().await,
             _ => Err(Failure::method_not_allowed("GET")),
         },
-        // EAA provisioning. Listing EAA's directories and groups and selecting them call
-        // EAA with the tenant's credentials, which this function does not read: not here.
+        // EAA provisioning: the configuration is read and changed here; listing EAA's
+        // directories and groups and selecting them call EAA (`EaaAccess`).
         ["eaa"] => match *method {
             Method::GET => Ok(Reply::ok(eaa_json(router.service.eaa_config(&caller).await?))),
             Method::PUT => admin.set_eaa_credentials(body).await,
             _ => Err(Failure::method_not_allowed("GET, PUT")),
         },
+        ["eaa", "directories"] => match *method {
+            Method::GET => admin.eaa_directories().await,
+            _ => Err(Failure::method_not_allowed("GET")),
+        },
         ["eaa", "directories", id] => match *method {
+            Method::POST => {
+                let eaa = admin.eaa_directory().await?;
+                Ok(Reply::ok(eaa_json(router.service.associate_eaa_directory(&caller, eaa.as_ref(), id).await?)))
+            }
             Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_directory(&caller, id).await?))),
-            _ => Err(Failure::method_not_allowed("DELETE")),
+            _ => Err(Failure::method_not_allowed("POST, DELETE")),
+        },
+        ["eaa", "directories", id, "groups"] => match *method {
+            Method::GET => admin.eaa_groups(id).await,
+            _ => Err(Failure::method_not_allowed("GET")),
         },
         ["eaa", "directories", id, "groups", group] => match *method {
+            Method::POST => {
+                let eaa = admin.eaa_directory().await?;
+                Ok(Reply::ok(eaa_json(router.service.associate_eaa_group(&caller, eaa.as_ref(), id, group).await?)))
+            }
             Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_group(&caller, id, group).await?))),
-            _ => Err(Failure::method_not_allowed("DELETE")),
+            _ => Err(Failure::method_not_allowed("POST, DELETE")),
         },
         ["eaa", "sync"] => match *method {
             Method::GET => Ok(Reply::ok(sync_status_json(router.service.eaa_sync_status(&caller).await?))),
-            Method::POST => Ok(Reply::json(StatusCode::ACCEPTED, eaa_json(router.service.request_eaa_sync(&caller).await?))),
+            Method::POST => admin.sync_now().await,
             _ => Err(Failure::method_not_allowed("GET, POST")),
         },
         _ => Err(Failure::not_found(parts.uri.path())),
@@ -222,6 +239,72 @@ impl<S: ItemStore> Admin<'_, S> {
         let reference =
             reference.ok_or_else(|| ScimError::invalid_value("credentialsRef is required: the credentials parameter's name"))?;
         Ok(Reply::ok(eaa_json(self.router.service.set_eaa_credentials(self.caller, reference).await?)))
+    }
+
+    fn eaa_access(&self) -> Result<&EaaAccess, Failure> {
+        self.router.eaa.as_ref().ok_or_else(|| ScimError::new(501, None, "this deployment does not reach EAA from the admin API").into())
+    }
+
+    /// The tenant's EAA directory through the configured connector.
+    async fn eaa_directory(&self) -> Result<Box<dyn EaaDirectory>, Failure> {
+        let access = self.eaa_access()?;
+        Ok(self.router.service.eaa_directory_for(self.caller, access.connector.as_ref()).await?)
+    }
+
+    /// `offset` of an EAA listing (from a previous answer's `nextOffset`).
+    fn eaa_offset(&self) -> Result<u64, Failure> {
+        match param(&query_params(self.parts), "offset") {
+            None => Ok(0),
+            Some(text) => {
+                text.trim().parse().map_err(|_| ScimError::invalid_value(format!("offset {text:?} must be a whole number from 0")).into())
+            }
+        }
+    }
+
+    /// One page of EAA's directories, each with whether it is associated.
+    async fn eaa_directories(&self) -> Outcome {
+        let offset = self.eaa_offset()?;
+        let eaa = self.eaa_directory().await?;
+        let associated = self.router.service.eaa_config(self.caller).await?.directories;
+        let (directories, next) = self.router.service.available_eaa_directories(self.caller, eaa.as_ref(), offset).await?;
+        let directories = directories
+            .into_iter()
+            .map(|d| {
+                let is_associated = associated.iter().any(|a| a.id == d.uuid_url);
+                json!({"id": d.uuid_url, "name": d.name, "status": d.status, "userCount": d.user_count, "groupCount": d.group_count,
+                       "associated": is_associated})
+            })
+            .collect::<Vec<_>>();
+        Ok(Reply::ok(json!({ "directories": directories, "nextOffset": next })))
+    }
+
+    /// One page of an associated directory's groups, each with whether it is selected.
+    async fn eaa_groups(&self, directory: &str) -> Outcome {
+        let offset = self.eaa_offset()?;
+        let eaa = self.eaa_directory().await?;
+        let (groups, next) = self.router.service.eaa_directory_groups(self.caller, eaa.as_ref(), directory, offset).await?;
+        let groups = groups
+            .into_iter()
+            .map(|c| json!({"id": c.group.uuid_url, "name": c.group.name, "userCount": c.group.user_count, "selected": c.selected}))
+            .collect::<Vec<_>>();
+        Ok(Reply::ok(json!({ "groups": groups, "nextOffset": next })))
+    }
+
+    /// Records the request and starts the sync function for this tenant (202). If it
+    /// cannot be started, 503: the request stays recorded and the schedule syncs anyway.
+    async fn sync_now(&self) -> Outcome {
+        let access = self.eaa_access()?;
+        let config = self.router.service.request_eaa_sync(self.caller).await?;
+        if let Err(error) = access.trigger.trigger(&self.caller.tenant, &config.integration, 0).await {
+            tracing::warn!(%error, "could not start the EAA sync");
+            return Err(provisioning::Error::Retryable {
+                throttled: false,
+                retry_after: std::time::Duration::from_secs(30),
+                detail: format!("the sync could not be started ({error}); retry, or wait for the next scheduled sync"),
+            }
+            .into());
+        }
+        Ok(Reply::json(StatusCode::ACCEPTED, eaa_json(config)))
     }
 
     async fn log(&self) -> Outcome {

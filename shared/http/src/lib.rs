@@ -27,7 +27,7 @@ use http::request::Parts;
 use http::{Request, Response};
 use item_store::ItemStore;
 use provisioning::enroll::EnrollmentConfig;
-use provisioning::{Caller, Provisioning};
+use provisioning::{Caller, EaaConnector, Provisioning, SyncTrigger};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -58,25 +58,42 @@ pub struct Ingress {
     pub request_id: Option<String>,
 }
 
-/// The router: stateless apart from the domain service and the enrollment configuration
-/// it holds.
+/// The router: stateless apart from the domain service, the enrollment configuration and
+/// the way to EAA it holds.
 pub struct Router<S> {
     service: Arc<Provisioning<S>>,
     /// The link key and settings `/enroll/{token}` needs; `None` in functions that do not
     /// serve links (the path then answers 404).
     enrollment: Option<Arc<EnrollmentConfig>>,
+    /// What the admin API's EAA routes that call EAA or start a sync need; `None` where
+    /// they are not served (they then answer 501).
+    eaa: Option<EaaAccess>,
+}
+
+/// The admin API's way to EAA: the tenant's directory (listing directories and groups,
+/// checking a selection) and the start of a sync ("sync now").
+#[derive(Clone)]
+pub struct EaaAccess {
+    pub connector: Arc<dyn EaaConnector>,
+    pub trigger: Arc<dyn SyncTrigger>,
 }
 
 impl<S> Clone for Router<S> {
     fn clone(&self) -> Self {
-        Router { service: Arc::clone(&self.service), enrollment: self.enrollment.clone() }
+        Router { service: Arc::clone(&self.service), enrollment: self.enrollment.clone(), eaa: self.eaa.clone() }
     }
 }
 
 impl<S: ItemStore> Router<S> {
     /// A router without `/enroll` (see [`Router::with_enrollment`]).
     pub fn new(service: Arc<Provisioning<S>>) -> Self {
-        Router { service, enrollment: None }
+        Router { service, enrollment: None, eaa: None }
+    }
+
+    /// The same router also serving the admin API's EAA routes that call EAA.
+    pub fn with_eaa(mut self, access: EaaAccess) -> Self {
+        self.eaa = Some(access);
+        self
     }
 
     /// The same router also serving enrollment links checked with `config`.

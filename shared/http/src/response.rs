@@ -122,8 +122,10 @@ impl Failure {
     }
 
     pub(crate) fn into_response(self, request_id: &str) -> Response<Bytes> {
-        let error = if self.error.status >= 500 && self.retry_after.is_none() {
-            // Internal details (store item shapes) are for the log, not the client.
+        let error = if self.error.status == 500 && self.retry_after.is_none() {
+            // Internal details (store item shapes) are for the log, not the client. Other
+            // 5xx are chosen on purpose and say what to do (501 not served here, 502 EAA
+            // refused the credentials).
             tracing::error!(detail = %self.error.detail, "internal error");
             ScimError::new(500, None, format!("internal error; quote request id {request_id} to the operator"))
         } else {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use eaa_client::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
+use eaa_client::{ClientConfig, ClientConnector, EaaCredentials, StaticCredentials};
 use embedded_store::EmbeddedStore;
 use item_store::{FailingStore, Fault};
-use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
-use scim_http::{Ingress, Router};
+use provisioning::{BoxFuture, Caller, IntegrationKind, Provisioning, Settings, SyncTrigger};
+use scim_http::{EaaAccess, Ingress, Router};
 use serde_json::Value;
 
 struct Setup {
@@ -179,17 +181,28 @@ async fn enrollment_links_describe_enroll_once_and_refuse_clearly() {
 
 /// The EAA admin routes that need no call to EAA: the configuration, the credentials
 /// reference (never shown back), removing a directory, and sync requests and status.
+/// The admin API's EAA routes over the stand-in EAA server: credentials reference,
+/// directory and group selection through EAA, "sync now" through the trigger.
 #[tokio::test]
-async fn eaa_configuration_and_sync_routes() {
+async fn eaa_configuration_selection_and_sync_routes() {
     let dir = tempfile::tempdir().unwrap();
     let service = Arc::new(Provisioning::new(EmbeddedStore::open(dir.path().join("items.redb")).unwrap()));
     let tenant = service.create_tenant("T", None).await.unwrap();
-    let router = Router::new(Arc::clone(&service));
+    let (addr, _standin) = standin::spawn(fixture(), StandinConfig::for_tests()).await.unwrap();
+    let config = StandinConfig::for_tests();
+    let credentials = EaaCredentials { host: addr.to_string(), edgegrid: config.credentials, contract_id: config.contract_id };
+    // Stored under this tenant's namespace only: another tenant naming "corp" finds nothing.
+    let references = StaticCredentials([(format!("{}/corp", tenant.tenant), credentials)].into_iter().collect());
+    let connector =
+        Arc::new(ClientConnector { credentials: references, config: ClientConfig { scheme: "http", ..ClientConfig::default() } });
+    let trigger = Arc::new(Triggers::default());
+    let router = Router::new(Arc::clone(&service)).with_eaa(EaaAccess { connector, trigger: trigger.clone() });
     let key = tenant.admin_key.as_str();
     let send = |method: &str, path: &str, body: &str| router.handle(request(method, path, key, body));
 
     // No EAA integration yet: 404.
     assert_eq!(send("GET", "/admin/v1/eaa", "").await.status(), 404);
+    assert_eq!(send("GET", "/admin/v1/eaa/directories", "").await.status(), 404);
     let created = send("POST", "/admin/v1/integrations", r#"{"name":"EAA","kind":"EAA"}"#).await;
     assert_eq!(created.status(), 201);
     let integration = json(&created)["id"].as_str().unwrap().to_string();
@@ -197,19 +210,107 @@ async fn eaa_configuration_and_sync_routes() {
     let config = json(&send("GET", "/admin/v1/eaa", "").await);
     assert_eq!(config["integrationId"], integration.as_str());
     assert_eq!(config["hasCredentials"], false);
+    // EAA cannot be called before the credentials are named: 409 saying what to do.
+    let early = send("GET", "/admin/v1/eaa/directories", "").await;
+    assert_eq!(early.status(), 409);
+    assert!(json(&early)["detail"].as_str().unwrap().contains("PUT /admin/v1/eaa"));
     assert_eq!(send("PUT", "/admin/v1/eaa", r#"{}"#).await.status(), 400);
+    for bad in ["../other-tenant/corp", "/abs", "a/../b"] {
+        let refused = send("PUT", "/admin/v1/eaa", &serde_json::json!({"credentialsRef": bad}).to_string()).await;
+        assert_eq!(refused.status(), 400, "{bad}");
+    }
     let set = send("PUT", "/admin/v1/eaa", r#"{"credentialsRef":"corp"}"#).await;
     assert_eq!(set.status(), 200);
     assert_eq!(json(&set)["hasCredentials"], true);
     assert!(!String::from_utf8_lossy(set.body()).contains("corp"));
 
-    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1", "").await.status(), 404);
-    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1/groups/g1", "").await.status(), 404);
-    assert_eq!(send("POST", "/admin/v1/eaa/directories/d1", "").await.status(), 405);
+    // EAA's directories, and choosing one.
+    let listed = json(&send("GET", "/admin/v1/eaa/directories", "").await);
+    assert_eq!(listed["directories"][0]["id"], "d1");
+    assert_eq!(listed["directories"][0]["name"], "Corp AD");
+    assert_eq!(listed["directories"][0]["associated"], false);
+    assert_eq!(listed["nextOffset"], Value::Null);
+    assert_eq!(send("GET", "/admin/v1/eaa/directories?offset=x", "").await.status(), 400);
+    assert_eq!(send("POST", "/admin/v1/eaa/directories/nope", "").await.status(), 404);
+    assert_eq!(send("GET", "/admin/v1/eaa/directories/d1/groups", "").await.status(), 404, "not associated yet");
+    let associated = send("POST", "/admin/v1/eaa/directories/d1", "").await;
+    assert_eq!(associated.status(), 200);
+    assert_eq!(json(&associated)["directories"][0]["name"], "Corp AD");
+    assert_eq!(json(&send("GET", "/admin/v1/eaa/directories", "").await)["directories"][0]["associated"], true);
 
+    // Its groups, and selecting one.
+    let groups = json(&send("GET", "/admin/v1/eaa/directories/d1/groups", "").await);
+    assert_eq!(groups["groups"].as_array().unwrap().len(), 2);
+    assert!(groups["groups"].as_array().unwrap().iter().all(|g| g["selected"] == false));
+    assert_eq!(send("POST", "/admin/v1/eaa/directories/d1/groups/nope", "").await.status(), 404);
+    assert_eq!(send("POST", "/admin/v1/eaa/directories/d1/groups/sales", "").await.status(), 200);
+    let groups = json(&send("GET", "/admin/v1/eaa/directories/d1/groups", "").await);
+    let sales = groups["groups"].as_array().unwrap().iter().find(|g| g["id"] == "sales").unwrap().clone();
+    assert_eq!((sales["name"].as_str(), sales["selected"].as_bool(), sales["userCount"].as_u64()), (Some("Sales"), Some(true), Some(1)));
+    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1/groups/sales", "").await.status(), 200);
+    assert_eq!(send("DELETE", "/admin/v1/eaa/directories/d1/groups/sales", "").await.status(), 404);
+    assert_eq!(send("PATCH", "/admin/v1/eaa/directories/d1", "").await.status(), 405);
+
+    // Sync now: recorded, and the sync started for this tenant's integration.
     let status = json(&send("GET", "/admin/v1/eaa/sync", "").await);
     assert_eq!(status, serde_json::json!({"last": null, "inProgress": null}));
     let requested = send("POST", "/admin/v1/eaa/sync", "").await;
     assert_eq!(requested.status(), 202);
     assert!(json(&requested)["syncRequestedAt"].is_string());
+    assert_eq!(trigger.take(), [(tenant.tenant.clone(), integration.clone(), 0)]);
+    // A sync that cannot be started is a 503 to retry, not a silent 202.
+    trigger.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = send("POST", "/admin/v1/eaa/sync", "").await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+
+    // An integration token is not an admin key.
+    let scim =
+        service.create_integration(&Caller::admin(&tenant.tenant), IntegrationKind::Scim, "Entra", Settings::default()).await.unwrap();
+    let as_integration = router.handle(request("GET", "/admin/v1/eaa/directories", &scim.token, "")).await;
+    assert_eq!(as_integration.status(), 401);
+
+    // A deployment without EAA access answers 501 on the routes that need it.
+    let without = Router::new(Arc::clone(&service));
+    assert_eq!(without.handle(request("GET", "/admin/v1/eaa/directories", key, "")).await.status(), 501);
+    assert_eq!(without.handle(request("POST", "/admin/v1/eaa/sync", key, "")).await.status(), 501);
+    assert_eq!(without.handle(request("GET", "/admin/v1/eaa", key, "")).await.status(), 200);
+}
+
+fn fixture() -> Fixture {
+    let user =
+        serde_json::json!({"user_uuid_url": "u1", "username": "ann", "email": "ann@corp.example", "upn": "ann@corp.example", "status": 1});
+    Fixture {
+        directories: vec![FixtureDirectory {
+            uuid_url: "d1".into(),
+            name: "Corp AD".into(),
+            groups: vec![
+                FixtureGroup { uuid_url: "sales".into(), name: "Sales".into(), users: vec![user] },
+                FixtureGroup { uuid_url: "idle".into(), name: "Idle".into(), users: vec![] },
+            ],
+        }],
+    }
+}
+
+/// The syncs the router started ("sync now"), or a refusal when `refuse` is set.
+#[derive(Default)]
+struct Triggers {
+    started: std::sync::Mutex<Vec<(String, String, u32)>>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl Triggers {
+    fn take(&self) -> Vec<(String, String, u32)> {
+        std::mem::take(&mut *self.started.lock().unwrap())
+    }
+}
+
+impl SyncTrigger for Triggers {
+    fn trigger<'a>(&'a self, tenant: &'a str, integration: &'a str, continuation: u32) -> BoxFuture<'a, Result<(), String>> {
+        let refused = self.refuse.load(std::sync::atomic::Ordering::SeqCst);
+        if !refused {
+            self.started.lock().unwrap().push((tenant.to_string(), integration.to_string(), continuation));
+        }
+        Box::pin(async move { if refused { Err("not allowed".to_string()) } else { Ok(()) } })
+    }
 }

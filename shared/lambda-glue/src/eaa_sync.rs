@@ -1,17 +1,19 @@
 //! The `eaa-sync` function: the EventBridge schedule's event syncs every tenant with an
-//! EAA integration, a manual event `{"tenant": "..", "integration": ".."}` syncs one.
+//! EAA integration, a manual event `{"tenant": "..", "integration": ".."}` syncs one (the
+//! admin API's "sync now" sends it as an asynchronous invoke).
 //!
 //! Targets run one after the other in this invocation, each step with the time left less
-//! [`MARGIN`]; no self-invoke (that would need the Lambda SDK and an IAM grant on the
-//! function itself). A step that runs out of time saves its checkpoint and answers
-//! `Continue`: the next scheduled run (or a manual event) goes on from there. Targets the
-//! invocation had no time left for are reported as `skipped` and run on the next schedule.
+//! [`MARGIN`]. A step that runs out of time saves its checkpoint and answers `continue`;
+//! the function then invokes itself asynchronously for that tenant, so a large directory
+//! goes on in a fresh 15 minutes instead of waiting for the next schedule. Targets this
+//! invocation had no time for (`skipped`) are handed on the same way. A chain stops after
+//! [`MAX_CONTINUATIONS`] invocations (then the next schedule goes on from the checkpoint).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_adapters::eaa::{ClientConfig, EaaClient, EaaCredentialsSource};
 use item_store::ItemStore;
-use provisioning::{Progress, Provisioning, SyncTarget};
+use provisioning::{EaaConnector, Provisioning, SyncTarget, SyncTrigger, TargetRun};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,36 +23,39 @@ use crate::Error;
 /// must fit before Lambda's deadline.
 pub const MARGIN: Duration = Duration::from_secs(60);
 
-/// The manual (or operator's) event: one tenant, and optionally the integration it is
-/// expected to have (a stale event naming a replaced integration is refused).
+/// Invocations one chain of continuations may use: 50 × 14 minutes is far more than a
+/// 100,000-user directory needs at EAA's 25 requests a minute (about 20 minutes).
+pub const MAX_CONTINUATIONS: u32 = 50;
+
+/// The manual (or continuation) event: one tenant, optionally the integration it is
+/// expected to have (a stale event naming a replaced integration is refused), and how
+/// many invocations the chain has used.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manual {
     tenant: String,
     #[serde(default)]
     integration: Option<String>,
+    #[serde(default)]
+    continuation: u32,
 }
 
-/// What one sync function needs: the service, where credentials come from, and how the
-/// EAA client behaves (the stand-in server needs `http`).
-pub struct EaaSync<S, C> {
+/// What one sync function needs: the service, the way to EAA, and the way to start a
+/// fresh invocation (`None`: a step out of time waits for the next schedule).
+pub struct EaaSync<S> {
     pub service: Provisioning<S>,
-    pub credentials: C,
-    pub client: ClientConfig,
+    pub connector: Arc<dyn EaaConnector>,
+    pub continuation: Option<Arc<dyn SyncTrigger>>,
 }
 
-/// One invocation, until `deadline` (Lambda's). The answer lists each target's outcome:
-/// `done` (with the summary), `continue` (checkpointed), `busy` (another step holds the
-/// tenant's lease), `unconfigured` (no credentials yet), `skipped` (no time left) or
-/// `error`. An event that is neither shape fails the invocation.
-pub async fn handle_eaa_sync<S: ItemStore, C: EaaCredentialsSource>(
-    sync: &EaaSync<S, C>,
-    event: Value,
-    deadline: Instant,
-) -> Result<Value, Error> {
+/// One invocation, until `deadline` (Lambda's). The answer lists each target's outcome
+/// ([`TargetRun`]: `done` with the summary, `continue`, `busy`, `unconfigured`, `skipped`
+/// or `error`) and whether it was handed to a new invocation (`continuedIn`). An event
+/// that is neither shape fails the invocation.
+pub async fn handle_eaa_sync<S: ItemStore>(sync: &EaaSync<S>, event: Value, deadline: Instant) -> Result<Value, Error> {
     let targets = sync.service.eaa_sync_targets().await.map_err(|e| e.detail())?;
-    let selected: Vec<SyncTarget> = if event.get("source").and_then(Value::as_str) == Some("aws.events") {
-        targets
+    let (selected, chain): (Vec<SyncTarget>, u32) = if event.get("source").and_then(Value::as_str) == Some("aws.events") {
+        (targets, 0)
     } else {
         let manual: Manual =
             serde_json::from_value(event).map_err(|e| format!("not a scheduled event nor {{\"tenant\": .., \"integration\": ..}}: {e}"))?;
@@ -61,36 +66,34 @@ pub async fn handle_eaa_sync<S: ItemStore, C: EaaCredentialsSource>(
         if manual.integration.as_ref().is_some_and(|i| *i != target.integration) {
             return Err(format!("tenant {}'s EAA integration is {}, not the one named", manual.tenant, target.integration).into());
         }
-        vec![target]
+        (vec![target], manual.continuation)
     };
     let mut results = Vec::with_capacity(selected.len());
     for target in &selected {
         let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(MARGIN);
-        let result = if budget.is_zero() { json!({"progress": "skipped"}) } else { sync_one(sync, target, budget).await };
-        tracing::info!(tenant = %target.tenant, integration = %target.integration, %result, "EAA sync");
-        results.push(json!({"tenant": target.tenant, "integration": target.integration, "result": result}));
+        let run = sync.service.run_eaa_target(target, sync.connector.as_ref(), budget).await;
+        let continued = match run {
+            TargetRun::Continue { .. } | TargetRun::Skipped => continue_in_new_invocation(sync, target, chain + 1).await,
+            _ => Value::Null,
+        };
+        tracing::info!(tenant = %target.tenant, integration = %target.integration, result = %json!(run), %continued, "EAA sync");
+        results.push(json!({"tenant": target.tenant, "integration": target.integration, "result": run, "continuedIn": continued}));
     }
     Ok(json!({"targets": results}))
 }
 
-/// One step of one tenant's sync. Failures are reported in the answer rather than
-/// failing the invocation, so that one tenant's bad credentials do not stop the others
-/// (and Lambda's retry of a failed asynchronous invoke would only repeat them).
-async fn sync_one<S: ItemStore, C: EaaCredentialsSource>(sync: &EaaSync<S, C>, target: &SyncTarget, budget: Duration) -> Value {
-    let Some(reference) = &target.credentials_ref else { return json!({"progress": "unconfigured"}) };
-    // Scoped to the tenant: an admin can only name credentials stored for their tenant.
-    let credentials = match sync.credentials.credentials(&format!("{}/{reference}", target.tenant)).await {
-        Ok(credentials) => credentials,
-        Err(e) => return json!({"progress": "error", "error": e.to_string()}),
-    };
-    let client = match EaaClient::new(credentials, sync.client.clone()) {
-        Ok(client) => client,
-        Err(e) => return json!({"progress": "error", "error": e.to_string()}),
-    };
-    match sync.service.eaa_sync_step(&target.tenant, &client, budget).await {
-        Ok(Progress::Done(summary)) => json!({"progress": "done", "summary": summary}),
-        Ok(Progress::Continue(checkpoint)) => json!({"progress": "continue", "checkpoint": checkpoint}),
-        Ok(Progress::Busy) => json!({"progress": "busy"}),
-        Err(e) => json!({"progress": "error", "error": e.detail()}),
+/// Hands the target to a new invocation: `"invoked"`, or why not (the checkpoint stays,
+/// so the next schedule goes on in any case).
+async fn continue_in_new_invocation<S>(sync: &EaaSync<S>, target: &SyncTarget, continuation: u32) -> Value {
+    let Some(trigger) = &sync.continuation else { return json!("next schedule") };
+    if continuation > MAX_CONTINUATIONS {
+        return json!(format!("next schedule: the chain used {MAX_CONTINUATIONS} invocations"));
+    }
+    match trigger.trigger(&target.tenant, &target.integration, continuation).await {
+        Ok(()) => json!("invoked"),
+        Err(error) => {
+            tracing::warn!(tenant = %target.tenant, %error, "could not start the continuation; the next schedule goes on");
+            json!(format!("next schedule: {error}"))
+        }
     }
 }

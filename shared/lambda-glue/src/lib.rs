@@ -9,7 +9,8 @@
 //! The `eaa-sync` function takes the schedule's and manual sync events
 //! ([`serve_eaa_sync`], [`eaa_sync`]).
 //!
-//! The admin function also answers a direct invoke `{"bootstrap": {"tenantName": "..",
+//! The admin function ([`serve_admin`]) also reaches EAA (directory and group selection)
+//! and starts the sync function for "sync now". It also answers a direct invoke `{"bootstrap": {"tenantName": "..",
 //! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
 //! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
 
@@ -18,20 +19,22 @@ pub mod eaa_sync;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use aws_adapters::lambda_invoke::{LambdaSyncTrigger, SYNC_FUNCTION_ENV};
 use aws_adapters::{DynamoDbStore, SesMailer};
 use bytes::Bytes;
+use eaa_client::{ClientConfig, ClientConnector};
 use item_store::ItemStore;
 pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, service_fn};
-use provisioning::Provisioning;
 use provisioning::enroll::EnrollmentConfig;
 use provisioning::mail_delivery::{OutboxMailer, StreamEvent};
 use provisioning::mailer::Mailer;
+use provisioning::{EaaConnector, Provisioning, SyncTrigger};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use scim_http::{Ingress, Router};
+use scim_http::{EaaAccess, Ingress, Router};
 
 /// Which one-off events besides HTTP requests a function accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +88,30 @@ pub async fn serve_mailer() -> Result<(), Error> {
     .await
 }
 
+/// The admin function's `main`: as [`serve`] with the bootstrap invoke, and the EAA
+/// routes that call EAA (credentials from SSM under `EAA_CREDENTIALS_PARAMETER_PREFIX`)
+/// or start a sync (the function named by `EAA_SYNC_FUNCTION`).
+pub async fn serve_admin() -> Result<(), Error> {
+    init_tracing();
+    let store = store_from_env().await?;
+    let access =
+        EaaAccess { connector: ssm_eaa_connector().await?, trigger: Arc::new(LambdaSyncTrigger::from_env(SYNC_FUNCTION_ENV).await?) };
+    let router = Router::new(Arc::new(Provisioning::new(store))).with_eaa(access);
+    Box::pin(run(router, Events::HttpAndBootstrap)).await
+}
+
 /// The `eaa-sync` function's `main`: the schedule's and manual events
 /// ([`eaa_sync::handle_eaa_sync`]), the EAA credentials from SSM
-/// (`EAA_CREDENTIALS_PARAMETER_PREFIX`).
+/// (`EAA_CREDENTIALS_PARAMETER_PREFIX`), continuations as asynchronous invokes of itself.
 pub async fn serve_eaa_sync() -> Result<(), Error> {
     init_tracing();
     let store = store_from_env().await?;
-    let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env().await?;
-    let sync = Arc::new(eaa_sync::EaaSync { service: Provisioning::new(store), credentials, client: Default::default() });
+    let continuation: Arc<dyn SyncTrigger> = Arc::new(LambdaSyncTrigger::from_env("AWS_LAMBDA_FUNCTION_NAME").await?);
+    let sync = Arc::new(eaa_sync::EaaSync {
+        service: Provisioning::new(store),
+        connector: ssm_eaa_connector().await?,
+        continuation: Some(continuation),
+    });
     Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sync = Arc::clone(&sync);
         // Lambda's deadline as an `Instant`, which the budget arithmetic uses.
@@ -100,6 +119,12 @@ pub async fn serve_eaa_sync() -> Result<(), Error> {
         async move { eaa_sync::handle_eaa_sync(&sync, event.payload, Instant::now() + left).await }
     })))
     .await
+}
+
+/// EAA over HTTPS with each tenant's credentials from SSM.
+async fn ssm_eaa_connector() -> Result<Arc<dyn EaaConnector>, Error> {
+    let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env().await?;
+    Ok(Arc::new(ClientConnector { credentials, config: ClientConfig::default() }))
 }
 
 /// The enrollment settings from the environment (`ENROLLMENT_LINK_BASE`, `PRODUCT_NAME`,

@@ -98,16 +98,32 @@ impl std::fmt::Display for EaaError {
 
 impl std::error::Error for EaaError {}
 
+/// A boxed future: the EAA ports are chosen at run time (`dyn`), and one allocation per
+/// call is nothing next to the HTTP request behind it.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// The read side of an EAA tenant, one page per call.
 pub trait EaaDirectory: Send + Sync {
-    fn directories(&self, offset: u64) -> impl Future<Output = Result<EaaPage<EaaDirectoryInfo>, EaaError>> + Send;
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>>;
 
-    fn groups(&self, directory: &str, offset: u64) -> impl Future<Output = Result<EaaPage<EaaGroup>, EaaError>> + Send;
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>>;
 
-    fn group_users(
-        &self,
-        directory: &str,
-        group: &str,
-        offset: u64,
-    ) -> impl Future<Output = Result<EaaPage<EaaGroupUser>, EaaError>> + Send;
+    fn group_users<'a>(&'a self, directory: &'a str, group: &'a str, offset: u64)
+    -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>>;
+}
+
+/// Opens a tenant's EAA directory with the credentials its integration names. The
+/// reference is resolved inside the tenant's own namespace (`{tenant}/{reference}`), so an
+/// admin cannot point their integration at another tenant's credentials.
+pub trait EaaConnector: Send + Sync {
+    fn connect<'a>(&'a self, tenant: &'a str, credentials_ref: &'a str) -> BoxFuture<'a, Result<Box<dyn EaaDirectory>, EaaError>>;
+}
+
+/// Starts a sync of one tenant outside the caller's request or invocation: an
+/// asynchronous Lambda invoke of the sync function in AWS, a wake-up of the in-process
+/// scheduler locally. Used for an admin's "sync now" and for a sync that ran out of time
+/// and goes on in a fresh invocation (`continuation`: how many invocations of its chain
+/// came before, 0 for a "sync now"; it bounds the chain).
+pub trait SyncTrigger: Send + Sync {
+    fn trigger<'a>(&'a self, tenant: &'a str, integration: &'a str, continuation: u32) -> BoxFuture<'a, Result<(), String>>;
 }

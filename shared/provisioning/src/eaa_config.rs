@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::rfc3339;
-use crate::eaa::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaPage};
+use crate::eaa::{EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaPage};
 use crate::error::{Error, Result};
 use crate::keys::{self, GSI1_PK, GSI1_SK};
 use crate::ownership::{Actor, Caller};
@@ -189,8 +189,13 @@ impl<S: ItemStore> Provisioning<S> {
     /// Sets (or replaces) the reference to the EAA API credentials.
     pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str) -> Result<EaaConfig> {
         require_admin(caller)?;
-        if credentials_ref.trim().is_empty() {
-            return Err(Error::invalid_value("the credentials reference is empty"));
+        // A name inside the tenant's own namespace (`{tenant}/{reference}`): no way out of it.
+        let inside = credentials_ref.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+        let allowed = credentials_ref.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !inside || !allowed || credentials_ref.len() > 200 {
+            return Err(Error::invalid_value(
+                "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
+            ));
         }
         self.eaa_change(&caller.tenant, |stored| {
             stored.credentials_ref = Some(credentials_ref.to_string());
@@ -199,11 +204,26 @@ impl<S: ItemStore> Provisioning<S> {
         .await
     }
 
+    /// The tenant's EAA directory, opened with the credentials its integration names
+    /// (409 until `PUT /admin/v1/eaa` has set them).
+    pub async fn eaa_directory_for(&self, caller: &Caller, connector: &dyn EaaConnector) -> Result<Box<dyn EaaDirectory>> {
+        require_admin(caller)?;
+        let stored = self.eaa_stored(&caller.tenant).await?;
+        let reference = stored.credentials_ref.ok_or_else(|| {
+            Error::Scim(scim::ScimError::new(
+                409,
+                None,
+                "the EAA integration has no credentials yet: PUT /admin/v1/eaa {\"credentialsRef\": ..} first",
+            ))
+        })?;
+        connector.connect(&caller.tenant, &reference).await.map_err(eaa_error)
+    }
+
     /// The EAA tenant's directories (one page of up to 250; `next` for more).
     pub async fn available_eaa_directories(
         &self,
         caller: &Caller,
-        eaa: &impl EaaDirectory,
+        eaa: &dyn EaaDirectory,
         offset: u64,
     ) -> Result<(Vec<EaaDirectoryInfo>, Option<u64>)> {
         require_admin(caller)?;
@@ -212,7 +232,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// Associates a directory (looked up in EAA for its name). Idempotent.
-    pub async fn associate_eaa_directory(&self, caller: &Caller, eaa: &impl EaaDirectory, directory: &str) -> Result<EaaConfig> {
+    pub async fn associate_eaa_directory(&self, caller: &Caller, eaa: &dyn EaaDirectory, directory: &str) -> Result<EaaConfig> {
         require_admin(caller)?;
         let found = find_in_pages(|at| eaa.directories(at), |d: &EaaDirectoryInfo| d.uuid_url == directory).await?;
         let info = found.ok_or_else(|| Error::not_found(format!("EAA has no directory {directory}")))?;
@@ -244,7 +264,7 @@ impl<S: ItemStore> Provisioning<S> {
     pub async fn eaa_directory_groups(
         &self,
         caller: &Caller,
-        eaa: &impl EaaDirectory,
+        eaa: &dyn EaaDirectory,
         directory: &str,
         offset: u64,
     ) -> Result<(Vec<GroupChoice>, Option<u64>)> {
@@ -265,7 +285,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// Selects a group of an associated directory (looked up in EAA for its name).
-    pub async fn associate_eaa_group(&self, caller: &Caller, eaa: &impl EaaDirectory, directory: &str, group: &str) -> Result<EaaConfig> {
+    pub async fn associate_eaa_group(&self, caller: &Caller, eaa: &dyn EaaDirectory, directory: &str, group: &str) -> Result<EaaConfig> {
         require_admin(caller)?;
         let stored = self.eaa_stored(&caller.tenant).await?;
         if !stored.directories.iter().any(|d| d.id == directory) {

@@ -43,8 +43,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::clock::rfc3339;
-use crate::eaa::{EaaDirectory, EaaError, EaaUser};
-use crate::eaa_config::SelectedGroup;
+use crate::eaa::{EaaConnector, EaaDirectory, EaaError, EaaUser};
+use crate::eaa_config::{SelectedGroup, SyncTarget};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ownership::Caller;
@@ -133,6 +133,28 @@ pub enum Progress {
     Continue(Checkpoint),
     /// Another step of this tenant's sync holds the lease.
     Busy,
+}
+
+/// What one run of a [`SyncTarget`] did: the sync function's answer for each tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "progress", rename_all = "camelCase")]
+pub enum TargetRun {
+    Done {
+        summary: SyncSummary,
+    },
+    /// Out of time, checkpointed: another invocation goes on.
+    Continue {
+        checkpoint: Checkpoint,
+    },
+    /// Another step of this tenant's sync holds the lease.
+    Busy,
+    /// No credentials reference yet.
+    Unconfigured,
+    /// The invocation had no time left for this target.
+    Skipped,
+    Error {
+        error: String,
+    },
 }
 
 /// What the admin API shows.
@@ -276,9 +298,29 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(SyncStatus { last, in_progress })
     }
 
+    /// One step of a target's sync through `connector`, for at most about `budget`.
+    /// Failures are reported in the answer rather than returned, so that one tenant's bad
+    /// credentials do not stop the other tenants' syncs.
+    pub async fn run_eaa_target(&self, target: &SyncTarget, connector: &dyn EaaConnector, budget: Duration) -> TargetRun {
+        if budget.is_zero() {
+            return TargetRun::Skipped;
+        }
+        let Some(reference) = &target.credentials_ref else { return TargetRun::Unconfigured };
+        let eaa = match connector.connect(&target.tenant, reference).await {
+            Ok(eaa) => eaa,
+            Err(e) => return TargetRun::Error { error: e.to_string() },
+        };
+        match self.eaa_sync_step(&target.tenant, eaa.as_ref(), budget).await {
+            Ok(Progress::Done(summary)) => TargetRun::Done { summary },
+            Ok(Progress::Continue(checkpoint)) => TargetRun::Continue { checkpoint },
+            Ok(Progress::Busy) => TargetRun::Busy,
+            Err(e) => TargetRun::Error { error: e.detail() },
+        }
+    }
+
     /// One step of the tenant's EAA sync, for at most about `budget` (the Lambda passes
     /// its remaining time less a margin). `Continue` means: invoke again.
-    pub async fn eaa_sync_step(&self, tenant: &str, eaa: &impl EaaDirectory, budget: Duration) -> Result<Progress> {
+    pub async fn eaa_sync_step(&self, tenant: &str, eaa: &dyn EaaDirectory, budget: Duration) -> Result<Progress> {
         let Some(lease) = self.take_lease(tenant, budget + LEASE_MARGIN).await? else { return Ok(Progress::Busy) };
         let result = self.step_under_lease(tenant, eaa, budget).await;
         self.release_lease(tenant, lease).await;
@@ -309,7 +351,7 @@ impl<S: ItemStore> Provisioning<S> {
         let _ = self.store.delete(&keys::eaa_sync(tenant, "LEASE"), Condition::VersionEquals(version)).await;
     }
 
-    async fn step_under_lease(&self, tenant: &str, eaa: &impl EaaDirectory, budget: Duration) -> Result<Progress> {
+    async fn step_under_lease(&self, tenant: &str, eaa: &dyn EaaDirectory, budget: Duration) -> Result<Progress> {
         let deadline = Instant::now() + budget;
         let (integration_id, selection) = self.eaa_selection(tenant).await?;
         let integration = self.integration(&Caller::admin(tenant), &integration_id).await?;
@@ -357,7 +399,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
     }
 
-    async fn run_phases(&self, caller: &Caller, eaa: &impl EaaDirectory, run: &mut Run) -> Result<(), Stop> {
+    async fn run_phases(&self, caller: &Caller, eaa: &dyn EaaDirectory, run: &mut Run) -> Result<(), Stop> {
         if run.checkpoint.phase == Phase::Fetch {
             self.fetch(eaa, run).await?;
             run.checkpoint.phase = Phase::Apply;
@@ -366,7 +408,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// Every page of every selected group, from the checkpoint on, into `run.desired`.
-    async fn fetch(&self, eaa: &impl EaaDirectory, run: &mut Run) -> Result<(), Stop> {
+    async fn fetch(&self, eaa: &dyn EaaDirectory, run: &mut Run) -> Result<(), Stop> {
         while let Some((directory, group)) = run.checkpoint.selection.get(run.checkpoint.group_index).cloned() {
             let page = eaa.group_users(&directory, &group.id, run.checkpoint.offset).await.map_err(eaa_failure)?;
             run.stage_current = false;

@@ -58,9 +58,9 @@ pub mod tenants;
 pub mod types;
 pub mod users;
 
-pub use eaa::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, EaaUser};
+pub use eaa::{BoxFuture, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, EaaUser, SyncTrigger};
 pub use eaa_config::{AssociatedDirectory, EaaConfig, GroupChoice, SelectedGroup, SyncTarget};
-pub use eaa_sync::{Checkpoint, Progress, SyncCounts, SyncOutcome, SyncStatus, SyncSummary};
+pub use eaa_sync::{Checkpoint, Progress, SyncCounts, SyncOutcome, SyncStatus, SyncSummary, TargetRun};
 pub use error::{Error, Result};
 pub use integrations::{Integration, IntegrationKind, WithToken};
 pub use mfa::{MfaState, UserStatus};

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::edgegrid::{self, EdgeGridCredentials, SignedRequest};
+use crate::edgegrid::{self, EdgeGridCredentials, SignedRequest};
 
 /// What the stand-in serves: directories, their groups, and each group's users (objects
 /// with the fields of EAA's user: `user_uuid_url`, `username`, `first_name`, ...).

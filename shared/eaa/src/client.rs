@@ -8,8 +8,7 @@
 //! Network errors, timeouts and 5xx are retried `max_retries` times with jittered
 //! exponential backoff; other answers are final.
 
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,44 +18,14 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use provisioning::{EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage};
+use provisioning::{BoxFuture, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::edgegrid::{self, EdgeGridCredentials, SignedRequest};
-
-/// The API credentials of one EAA account (from the EAA console's API client).
-#[derive(Clone, PartialEq, Eq)]
-pub struct EaaCredentials {
-    /// `akab-....luna.akamaiapis.net` (or `127.0.0.1:port` for the stand-in).
-    pub host: String,
-    pub edgegrid: EdgeGridCredentials,
-    pub contract_id: String,
-}
-
-impl std::fmt::Debug for EaaCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EaaCredentials").field("host", &self.host).field("contract_id", &self.contract_id).finish_non_exhaustive()
-    }
-}
-
-/// Resolves the opaque credentials reference an EAA integration stores (on AWS: a
-/// Secrets Manager secret or SSM SecureString parameter, read by the sync function).
-pub trait EaaCredentialsSource: Send + Sync {
-    fn credentials(&self, reference: &str) -> impl Future<Output = Result<EaaCredentials, EaaError>> + Send;
-}
-
-/// Credentials held in memory, by reference (tests, the local server).
-#[derive(Debug, Default, Clone)]
-pub struct StaticCredentials(pub HashMap<String, EaaCredentials>);
-
-impl EaaCredentialsSource for StaticCredentials {
-    async fn credentials(&self, reference: &str) -> Result<EaaCredentials, EaaError> {
-        self.0.get(reference).cloned().ok_or_else(|| EaaError::Unauthorized(format!("no EAA credentials under reference {reference:?}")))
-    }
-}
+use crate::credentials::EaaCredentials;
+use crate::edgegrid::{self, SignedRequest};
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -235,16 +204,21 @@ impl EaaClient {
 }
 
 impl EaaDirectory for EaaClient {
-    async fn directories(&self, offset: u64) -> Result<EaaPage<EaaDirectoryInfo>, EaaError> {
-        self.page("/mgmt-pop/directories", offset).await
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
+        Box::pin(self.page("/mgmt-pop/directories", offset))
     }
 
-    async fn groups(&self, directory: &str, offset: u64) -> Result<EaaPage<EaaGroup>, EaaError> {
-        self.page(&format!("/mgmt-pop/directories/{directory}/groups"), offset).await
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
+        Box::pin(async move { self.page(&format!("/mgmt-pop/directories/{directory}/groups"), offset).await })
     }
 
-    async fn group_users(&self, directory: &str, group: &str, offset: u64) -> Result<EaaPage<EaaGroupUser>, EaaError> {
-        self.page(&format!("/mgmt-pop/directories/{directory}/groups/{group}/users"), offset).await
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        Box::pin(async move { self.page(&format!("/mgmt-pop/directories/{directory}/groups/{group}/users"), offset).await })
     }
 }
 

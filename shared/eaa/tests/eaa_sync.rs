@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_adapters::eaa::edgegrid::EdgeGridCredentials;
-use aws_adapters::eaa::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
-use aws_adapters::eaa::{ClientConfig, EaaClient, EaaCredentials};
+use eaa_client::edgegrid::EdgeGridCredentials;
+use eaa_client::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
+use eaa_client::{ClientConfig, EaaClient, EaaCredentials};
 use embedded_store::EmbeddedStore;
 use item_store::{CountingStore, ItemStore, RoundTrips};
 use provisioning::users::{DeviceType, NewDevice, UserSummary};
 use provisioning::{
-    Caller, EaaDirectory, EaaError, EaaGroupUser, EaaPage, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings, SyncOutcome,
-    SyncSummary, USERS, UserStatus,
+    BoxFuture, Caller, EaaDirectory, EaaError, EaaGroupUser, EaaPage, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings,
+    SyncOutcome, SyncSummary, USERS, UserStatus,
 };
 use scim::projection::AttributeSelection;
 use serde_json::{Value, json};
@@ -367,17 +367,24 @@ async fn steps_with_no_budget_left_continue_from_their_checkpoints() {
 struct Slow<'a>(&'a EaaClient);
 
 impl EaaDirectory for Slow<'_> {
-    async fn directories(&self, offset: u64) -> Result<EaaPage<provisioning::EaaDirectoryInfo>, EaaError> {
-        self.0.directories(offset).await
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<provisioning::EaaDirectoryInfo>, EaaError>> {
+        self.0.directories(offset)
     }
 
-    async fn groups(&self, directory: &str, offset: u64) -> Result<EaaPage<provisioning::EaaGroup>, EaaError> {
-        self.0.groups(directory, offset).await
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<provisioning::EaaGroup>, EaaError>> {
+        self.0.groups(directory, offset)
     }
 
-    async fn group_users(&self, directory: &str, group: &str, offset: u64) -> Result<EaaPage<EaaGroupUser>, EaaError> {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.0.group_users(directory, group, offset).await
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.0.group_users(directory, group, offset).await
+        })
     }
 }
 
@@ -408,7 +415,7 @@ async fn one_sync_at_a_time_and_one_eaa_integration_per_tenant() {
 /// 100,000 users in one group, synced against the stand-in (its limit set high: a real
 /// EAA's 25 requests/minute make 400 pages of 250 take 16 minutes, i.e. two Lambda
 /// invocations with a checkpoint between). Run with
-/// `cargo test --release -p aws-adapters --test eaa_sync -- --ignored --nocapture`.
+/// `cargo test --release -p eaa-client --test eaa_sync -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "takes minutes; run explicitly for the figures"]
 async fn hundred_thousand_users() {

@@ -1,7 +1,7 @@
 //! The stand-in EAA server for the local demo:
 //!
 //! ```sh
-//! cargo run -p aws-adapters --bin eaa-standin -- FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE]
+//! cargo run -p eaa-client --bin eaa-standin -- FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE]
 //! ```
 //!
 //! FIXTURE.json is `{"directories":[{"uuid_url":..,"name":..,"groups":[{"uuid_url":..,"name":..,"users":[{..EAA user..}]}]}]}`.
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aws_adapters::eaa::standin::{self, Fixture, StandinConfig};
+use eaa_client::standin::{self, Fixture, StandinConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
