@@ -543,4 +543,19 @@ fn the_template_schedules_the_eaa_sync_function() {
     assert_eq!(props["Events"]["Schedule"]["Type"].as_str(), Some("Schedule"));
     assert_eq!(props["Events"]["Schedule"]["Properties"]["Schedule"].as_str(), Some("rate(6 hours)"));
     assert!(props["Environment"]["Variables"].get(aws_adapters::ssm::EAA_PREFIX_ENV).is_some());
+    // It may invoke itself (continuations): the statement names its own function name.
+    let name = props["FunctionName"]["Fn::Sub"].as_str().or(props["FunctionName"]["!Sub"].as_str());
+    let statements = serde_yaml_ng::to_string(&props["Policies"]).expect("policies");
+    assert!(statements.contains("lambda:InvokeFunction"), "{statements}");
+    assert!(name.is_none_or(|n| statements.contains(n.trim_start_matches("${AWS::StackName}"))), "{statements}");
+    assert!(serde_yaml_ng::to_string(&props["FunctionName"]).expect("name").contains("-eaa-sync"));
+
+    // The admin function reaches EAA and starts the sync function ("sync now").
+    let admin = &doc["Resources"]["AdminFunction"]["Properties"];
+    let variables = &admin["Environment"]["Variables"];
+    assert!(variables.get(aws_adapters::ssm::EAA_PREFIX_ENV).is_some());
+    assert!(serde_yaml_ng::to_string(&variables[aws_adapters::lambda_invoke::SYNC_FUNCTION_ENV]).expect("var").contains("EaaSyncFunction"));
+    let policies = serde_yaml_ng::to_string(&admin["Policies"]).expect("policies");
+    assert!(policies.contains("LambdaInvokePolicy") && policies.contains("EaaSyncFunction"), "{policies}");
+    assert!(policies.contains("ssm:GetParameter"), "{policies}");
 }

@@ -17,7 +17,7 @@
 pub mod eaa_sync;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_adapters::lambda_invoke::{LambdaSyncTrigger, SYNC_FUNCTION_ENV};
 use aws_adapters::{DynamoDbStore, SesMailer};
@@ -94,8 +94,12 @@ pub async fn serve_mailer() -> Result<(), Error> {
 pub async fn serve_admin() -> Result<(), Error> {
     init_tracing();
     let store = store_from_env().await?;
+    // One EAA page per request, answered within API Gateway's 30 s: a 429 longer than a
+    // few seconds is passed on (429 + Retry-After) instead of waited out.
+    let config =
+        ClientConfig { max_rate_wait: Duration::from_secs(5), max_retries: 1, timeout: Duration::from_secs(8), ..ClientConfig::default() };
     let access =
-        EaaAccess { connector: ssm_eaa_connector().await?, trigger: Arc::new(LambdaSyncTrigger::from_env(SYNC_FUNCTION_ENV).await?) };
+        EaaAccess { connector: ssm_eaa_connector(config).await?, trigger: Arc::new(LambdaSyncTrigger::from_env(SYNC_FUNCTION_ENV).await?) };
     let router = Router::new(Arc::new(Provisioning::new(store))).with_eaa(access);
     Box::pin(run(router, Events::HttpAndBootstrap)).await
 }
@@ -109,7 +113,7 @@ pub async fn serve_eaa_sync() -> Result<(), Error> {
     let continuation: Arc<dyn SyncTrigger> = Arc::new(LambdaSyncTrigger::from_env("AWS_LAMBDA_FUNCTION_NAME").await?);
     let sync = Arc::new(eaa_sync::EaaSync {
         service: Provisioning::new(store),
-        connector: ssm_eaa_connector().await?,
+        connector: ssm_eaa_connector(ClientConfig::default()).await?,
         continuation: Some(continuation),
     });
     Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -122,9 +126,9 @@ pub async fn serve_eaa_sync() -> Result<(), Error> {
 }
 
 /// EAA over HTTPS with each tenant's credentials from SSM.
-async fn ssm_eaa_connector() -> Result<Arc<dyn EaaConnector>, Error> {
+async fn ssm_eaa_connector(config: ClientConfig) -> Result<Arc<dyn EaaConnector>, Error> {
     let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env().await?;
-    Ok(Arc::new(ClientConnector { credentials, config: ClientConfig::default() }))
+    Ok(Arc::new(ClientConnector { credentials, config }))
 }
 
 /// The enrollment settings from the environment (`ENROLLMENT_LINK_BASE`, `PRODUCT_NAME`,
