@@ -6,6 +6,11 @@
 //! Enrollment emails are "sent" by a background mailer that writes each one as an `.eml`
 //! file into `<data dir>/outbox`; their links point at this server's `/enroll`, signed
 //! with the key kept in `<data dir>/enrollment.key`.
+//!
+//! EAA directories are synced in process on a schedule (`--eaa-sync-interval`, 6 hours by
+//! default) and on "sync now", with credentials files under `<data dir>/eaa-credentials`.
+
+mod eaa_schedule;
 
 use std::future::Future;
 use std::io;
@@ -28,6 +33,8 @@ use provisioning::mail_delivery::OutboxMailer;
 use provisioning::mailer::FileMailer;
 use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
 use scim_http::{Ingress, MAX_BODY_BYTES, Router};
+
+pub use eaa_schedule::{LocalTrigger, eaa_credentials_dir, file_connector, spawn_eaa_scheduler};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 

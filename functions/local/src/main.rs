@@ -4,20 +4,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use provisioning::Provisioning;
-use scim_http::Router;
-use scim_local::{enrollment_config, ensure_credentials, open_store, outbox_dir, serve, shutdown_signal, spawn_mailer};
+use scim_http::{EaaAccess, Router};
+use scim_local::{
+    eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store, outbox_dir, serve, shutdown_signal,
+    spawn_eaa_scheduler, spawn_mailer,
+};
 
-const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)]";
+const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)] \
+[--eaa-sync-interval DURATION (default 6h; e.g. 30s, 5m)]";
 
 struct Args {
     port: u16,
     data_dir: PathBuf,
+    eaa_sync_interval: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { port: 8080, data_dir: PathBuf::from(".scim-local") };
+    let mut args = Args { port: 8080, data_dir: PathBuf::from(".scim-local"), eaa_sync_interval: Duration::from_secs(6 * 3600) };
     let mut input = std::env::args().skip(1);
     while let Some(arg) = input.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -28,6 +34,12 @@ fn parse_args() -> Result<Args, String> {
         match name.as_str() {
             "--port" => args.port = value()?.parse().map_err(|_| format!("--port must be a number from 0 to 65535\n{USAGE}"))?,
             "--data-dir" => args.data_dir = PathBuf::from(value()?),
+            "--eaa-sync-interval" => {
+                args.eaa_sync_interval = humantime::parse_duration(&value()?)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| format!("--eaa-sync-interval must be a duration such as 30s, 5m or 6h\n{USAGE}"))?
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -64,7 +76,10 @@ async fn run(args: Args) -> std::io::Result<()> {
     let origin = format!("http://{}", listener.local_addr()?);
     let service = Arc::new(Provisioning::new(store));
     let config = enrollment_config(&args.data_dir, &origin)?;
-    let router = Router::new(Arc::clone(&service)).with_enrollment(config.clone());
+    let connector = file_connector(&args.data_dir);
+    let (scheduler, trigger) = spawn_eaa_scheduler(Arc::clone(&service), Arc::clone(&connector), args.eaa_sync_interval);
+    let router =
+        Router::new(Arc::clone(&service)).with_enrollment(config.clone()).with_eaa(EaaAccess { connector, trigger: Arc::new(trigger) });
     let credentials = ensure_credentials(&service, &args.data_dir, &origin).await?;
     let mailer = spawn_mailer(service, config, &args.data_dir);
     println!("SCIM Tenant URL:   {}", credentials.scim_base_url);
@@ -73,11 +88,20 @@ async fn run(args: Args) -> std::io::Result<()> {
     println!("Admin key:         {}", credentials.admin_key);
     println!("(saved in {})", scim_local::credentials_path(&args.data_dir).display());
     println!("Enrollment emails: {} (.eml files)", outbox_dir(&args.data_dir).display());
+    println!(
+        "EAA credentials:   {}/{}/<reference>.json (synced every {})",
+        eaa_credentials_dir(&args.data_dir).display(),
+        credentials.tenant_id,
+        humantime::format_duration(args.eaa_sync_interval)
+    );
     println!("listening on {origin}; Ctrl-C stops");
     serve(listener, router, shutdown_signal()).await;
-    // The mailer holds the service too: stop it and wait until its task is gone.
+    // The mailer and the EAA scheduler hold the service too: stop them and wait until
+    // their tasks are gone.
     mailer.abort();
     let _ = mailer.await;
+    scheduler.abort();
+    let _ = scheduler.await;
     // The router (and with it the store) is dropped here: the embedded store finishes its
     // queued writes and closes the file before the process exits.
     tracing::info!("stopped");

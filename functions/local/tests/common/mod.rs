@@ -31,8 +31,13 @@ impl Server {
 
     /// As [`Server::start`], with every log level (`RUST_LOG=trace`) written to `log`.
     pub fn start_logging(data_dir: &Path, log: Option<&Path>) -> Server {
+        Self::start_with(data_dir, log, &[])
+    }
+
+    /// As [`Server::start_logging`], with more command-line arguments.
+    pub fn start_with(data_dir: &Path, log: Option<&Path>, args: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scim-local"));
-        command.args(["--port", "0", "--data-dir"]).arg(data_dir).stdout(Stdio::piped());
+        command.args(["--port", "0", "--data-dir"]).arg(data_dir).args(args).stdout(Stdio::piped());
         match log {
             Some(log) => command.env("RUST_LOG", "trace").stderr(std::fs::File::create(log).expect("log file")),
             None => command.stderr(Stdio::null()),

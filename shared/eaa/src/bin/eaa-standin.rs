@@ -1,12 +1,13 @@
 //! The stand-in EAA server for the local demo:
 //!
 //! ```sh
-//! cargo run -p eaa-client --bin eaa-standin -- FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE]
+//! cargo run -p eaa-client --bin eaa-standin -- FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE] [--credentials-out FILE]
 //! ```
 //!
 //! FIXTURE.json is `{"directories":[{"uuid_url":..,"name":..,"groups":[{"uuid_url":..,"name":..,"users":[{..EAA user..}]}]}]}`.
-//! ADDR defaults to 127.0.0.1:8099, the limit to EAA's 25 requests a minute. The test
-//! credentials and contract id it accepts are printed at start.
+//! ADDR defaults to 127.0.0.1:8099, the limit to EAA's 25 requests a minute. The
+//! credentials document it accepts (the JSON an SSM parameter or the local server's
+//! credentials file holds) is printed at start, and written to FILE if given.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -14,11 +15,25 @@ use std::time::Duration;
 
 use eaa_client::standin::{self, Fixture, StandinConfig};
 
+const USAGE: &str = "usage: eaa-standin FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE] [--credentials-out FILE]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let credentials_out = match args.iter().position(|a| a == "--credentials-out") {
+        Some(at) if at + 1 < args.len() => {
+            let file = args.remove(at + 1);
+            args.remove(at);
+            Some(file)
+        }
+        Some(_) => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
     let Some(path) = args.first() else {
-        eprintln!("usage: eaa-standin FIXTURE.json [ADDR] [REQUESTS_PER_MINUTE]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let fixture: Fixture =
@@ -45,12 +60,26 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let document = serde_json::json!({
+        "host": format!("http://{bound}"),
+        "clientToken": config.credentials.client_token,
+        "clientSecret": config.credentials.client_secret,
+        "accessToken": config.credentials.access_token,
+        "contractId": config.contract_id,
+    });
     println!("stand-in EAA on http://{bound} ({per_minute} requests/minute)");
-    println!("host={bound} contract_id={}", config.contract_id);
-    println!(
-        "client_token={} client_secret={} access_token={}",
-        config.credentials.client_token, config.credentials.client_secret, config.credentials.access_token
-    );
+    println!("credentials: {document}");
+    if let Some(file) = credentials_out {
+        let written = std::path::Path::new(&file)
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&file, document.to_string()));
+        if let Err(error) = written {
+            eprintln!("eaa-standin: cannot write {file}: {error}");
+            return ExitCode::FAILURE;
+        }
+        println!("(written to {file})");
+    }
     // Serves until interrupted.
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
