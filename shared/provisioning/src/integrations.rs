@@ -158,11 +158,12 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     async fn integration_item(&self, caller: &Caller, id: &str) -> Result<(Integration, String)> {
-        let item = self
-            .store
-            .get(&keys::integration(&caller.tenant, id))
-            .await?
-            .ok_or_else(|| Error::not_found(format!("no integration {id} in this tenant")))?;
+        let missing = || Error::not_found(format!("no integration {id} in this tenant"));
+        // An id no key can hold is no integration (the store would refuse the key: a 500).
+        if id.is_empty() || id.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(missing());
+        }
+        let item = self.store.get(&keys::integration(&caller.tenant, id)).await?.ok_or_else(missing)?;
         parse_integration(&caller.tenant, &item)
     }
 
