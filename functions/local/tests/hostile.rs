@@ -168,6 +168,7 @@ fn a_10_mb_body_is_413_before_it_is_sent() {
         let body = reply.expect_scim_error("10 MB declared", 413);
         assert!(body["detail"].as_str().unwrap_or_default().contains("1048576"), "{body}");
         assert_eq!(reply.header("connection"), Some(b"close".as_slice()));
+        assert!(reply.header("x-request-id").is_some(), "every answer carries a request id");
         // No `100 Continue` was sent first: the 413 is the first answer.
         // Sending the body now finds the connection closed (or is discarded); either way the
         // server is not wedged and serves the next client.

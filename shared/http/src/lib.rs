@@ -120,7 +120,12 @@ impl<S: ItemStore> Router<S> {
 
     /// The 413 answer for a body the front end stopped reading past [`MAX_BODY_BYTES`].
     pub fn too_large(&self, request: &Request<()>) -> Response<Bytes> {
-        Failure::too_large(MAX_BODY_BYTES).into_response(&request_id(request))
+        let request_id = request_id(request);
+        let mut response = Failure::too_large(MAX_BODY_BYTES).into_response(&request_id);
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
     }
 
     async fn route(&self, parts: &Parts, body: &Bytes) -> Outcome {
