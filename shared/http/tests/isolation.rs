@@ -11,7 +11,10 @@
 //! another tenant's, an admin key, an EAA integration's token: the same 401 as an unknown
 //! one); through its own URL an integration without *read all users* sees and writes only
 //! what it owns (another integration's records are 404, or 403 for a write). The admin API
-//! accepts the tenant's admin key only, and an admin sees only its own tenant.
+//! accepts the tenant's admin key only, and an admin sees only its own tenant. A second
+//! pass turns on *read all users* and *include manually provisioned users* for each
+//! tenant's second integration: it then reads its tenant's records but still may not write
+//! another integration's (403), and still sees nothing of the other tenant.
 
 use std::sync::Arc;
 
@@ -360,6 +363,93 @@ fn cells(victim: &Tenant, other: &Tenant) -> Vec<Cell> {
     cells
 }
 
+/// Cells once the second integrations read all users (see the test).
+fn switched_cells(victim: &Tenant, other: &Tenant) -> Vec<Cell> {
+    let (user, user_name, _) = &victim.users[0];
+    let (group, group_name) = &victim.groups[0];
+    let mut cells = Vec::new();
+    // The victim's own second integration: reads allowed, writes to integration 0's
+    // records refused (403), whatever the switches.
+    let base = format!("/scim/v2/{}", victim.scim[1].0);
+    for (method, path, body) in scim_routes(&base, user, group, user_name, group_name) {
+        let rest = path.strip_prefix(&base).unwrap_or(&path).to_string();
+        let names_record = rest.starts_with(&format!("/Users/{user}")) || rest.starts_with(&format!("/Groups/{group}"));
+        if !names_record || method == "GET" {
+            continue;
+        }
+        cells.push(Cell {
+            label: format!("{method} {path}"),
+            method,
+            path,
+            credential: format!("{} SCIM 1 (read all, include manual) at its own URL", victim.name),
+            token: Some(victim.scim[1].1.clone()),
+            body,
+            allowed: &[403],
+            forbidden: vec![victim.scim[0].1.clone(), victim.admin_key.clone()],
+        });
+    }
+    let taken = json!({"userName": user_name}).to_string();
+    cells.push(Cell {
+        label: format!("POST {base}/Users claiming {user_name}"),
+        method: "POST",
+        path: format!("{base}/Users"),
+        credential: format!("{} SCIM 1 (read all, include manual) at its own URL", victim.name),
+        token: Some(victim.scim[1].1.clone()),
+        body: taken,
+        allowed: &[409],
+        forbidden: vec![],
+    });
+    // The other tenant's second integration, reading all of its own tenant: nothing of
+    // the victim's.
+    let base = format!("/scim/v2/{}", other.scim[1].0);
+    for (method, path, body) in scim_routes(&base, user, group, user_name, group_name) {
+        let rest = path.strip_prefix(&base).unwrap_or(&path).to_string();
+        let allowed: &'static [u16] = if rest.starts_with(&format!("/Users/{user}")) || rest.starts_with(&format!("/Groups/{group}")) {
+            HIDDEN
+        } else if method == "POST" && !rest.contains(".search") {
+            continue;
+        } else {
+            OWN_LISTING
+        };
+        cells.push(Cell {
+            label: format!("{method} {path}"),
+            method,
+            path,
+            credential: format!("{} SCIM 1 (read all) at its own URL", other.name),
+            token: Some(other.scim[1].1.clone()),
+            body,
+            allowed,
+            forbidden: victim.secrets(),
+        });
+    }
+    cells
+}
+
+/// Sends every cell; records each failing one in `failures`; returns how many ran.
+async fn run(router: &Router<EmbeddedStore>, victim: &str, cells: Vec<Cell>, failures: &mut Vec<String>) -> usize {
+    let count = cells.len();
+    for cell in cells {
+        let (status, body) = send(router, cell.method, &cell.path, cell.token.as_deref(), &cell.body).await;
+        let mut problems = Vec::new();
+        if !cell.allowed.contains(&status) {
+            problems.push(format!("status {status}, expected one of {:?}", cell.allowed));
+        }
+        for secret in &cell.forbidden {
+            if body.contains(secret.as_str()) && !cell.path.contains(secret.as_str()) && !cell.body.contains(secret.as_str()) {
+                problems.push(format!("the answer holds {secret:?}"));
+            }
+        }
+        if status >= 400 && !body.contains("urn:ietf:params:scim:api:messages:2.0:Error") {
+            problems.push("not a SCIM error body".into());
+        }
+        if !problems.is_empty() {
+            let short: String = body.chars().take(300).collect();
+            failures.push(format!("[{victim}] {} as {}: {} — {short}", cell.label, cell.credential, problems.join("; ")));
+        }
+    }
+    count
+}
+
 #[tokio::test]
 async fn no_credential_reaches_another_tenant_or_integration() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,28 +461,20 @@ async fn no_credential_reaches_another_tenant_or_integration() {
     let mut failures = Vec::new();
     let mut count = 0;
     for (victim, other) in [(&a, &b), (&b, &a)] {
-        for cell in cells(victim, other) {
-            count += 1;
-            let (status, body) = send(&router, cell.method, &cell.path, cell.token.as_deref(), &cell.body).await;
-            let mut problems = Vec::new();
-            if !cell.allowed.contains(&status) {
-                problems.push(format!("status {status}, expected one of {:?}", cell.allowed));
-            }
-            for secret in &cell.forbidden {
-                if body.contains(secret.as_str()) && !cell.path.contains(secret.as_str()) && !cell.body.contains(secret.as_str()) {
-                    problems.push(format!("the answer holds {secret:?}"));
-                }
-            }
-            if status >= 400 && !body.contains("urn:ietf:params:scim:api:messages:2.0:Error") {
-                problems.push("not a SCIM error body".into());
-            }
-            if !problems.is_empty() {
-                let short: String = body.chars().take(300).collect();
-                failures.push(format!("[{}] {} as {}: {} — {short}", victim.name, cell.label, cell.credential, problems.join("; ")));
-            }
-        }
+        count += run(&router, victim.name, cells(victim, other), &mut failures).await;
     }
-    assert!(count > 500, "the matrix has {count} cells");
+    // The same with *read all users* and *include manually provisioned users* on for each
+    // tenant's second integration: it now reads its tenant's records, still writes none
+    // that another integration owns, and still sees nothing of the other tenant.
+    for t in [&a, &b] {
+        let path = format!("/admin/v1/integrations/{}", t.scim[1].0);
+        let body = json!({"settings": {"readAllUsers": true, "includeManualUsers": true}});
+        expect_json(&router, "PATCH", &path, &t.admin_key, body, 200).await;
+    }
+    for (victim, other) in [(&a, &b), (&b, &a)] {
+        count += run(&router, victim.name, switched_cells(victim, other), &mut failures).await;
+    }
+    assert!(count > 900, "the matrix has {count} cells");
     assert!(failures.is_empty(), "{} of {count} cells failed:\n{}", failures.len(), failures.join("\n"));
 
     // Nothing was changed by the matrix: every record is still there, as its owner sees it.
