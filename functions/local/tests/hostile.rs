@@ -307,3 +307,23 @@ fn header_injection_never_reaches_a_response_header() {
     }
     still_serving(&server);
 }
+
+/// An enrollment link's token is a credential: the log shows `/enroll/{token}` however the
+/// path spells `enroll` (the router decodes segments before routing, so `/%65nroll/..` is
+/// the same endpoint).
+#[test]
+fn enrollment_tokens_stay_out_of_the_log_however_the_path_is_spelled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("server.log");
+    let server = Server::start_logging(&dir.path().join("data"), Some(&log));
+    let host = host_port(&server);
+    let marker = "linktokenmarker0123456789";
+    for path in [format!("/enroll/{marker}"), format!("/%65nroll/{marker}"), format!("//%65%6E%72%6F%6C%6C/{marker}")] {
+        let reply = exchange(&server, &request("GET", path.as_bytes(), &host, &[b"Connection: close"], b""));
+        reply.expect_scim_error(&path, 400);
+    }
+    assert!(server.stop("TERM").success());
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("/enroll/{token}"), "the log has the request lines");
+    assert!(!text.contains(marker), "a link token reached the log");
+}

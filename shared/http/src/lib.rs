@@ -159,8 +159,12 @@ impl<S: ItemStore> Router<S> {
 
 /// The path as the log shows it: an enrollment link's token is a credential, so it is
 /// replaced (the signed token would let anyone reading the log enroll a device).
+/// The first segment is compared decoded, as the router routes it (`/%65nroll/..` is
+/// served as `/enroll/..`).
 fn logged_path(path: &str) -> &str {
-    if path.trim_start_matches('/').starts_with("enroll") { "/enroll/{token}" } else { path }
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let decoded = percent_decode(first).unwrap_or_default();
+    if decoded.to_ascii_lowercase().starts_with("enroll") { "/enroll/{token}" } else { path }
 }
 
 /// API Gateway's request id, else a proxy's, else a fresh one (so every log line and
@@ -282,6 +286,14 @@ mod tests {
         let params = query_params(&p).unwrap();
         assert_eq!(param(&params, "FILTER"), Some("userName eq \"a+b@x\""));
         assert_eq!(param(&params, "aadOptscim062020"), Some(""));
+    }
+
+    #[test]
+    fn enrollment_tokens_never_reach_the_logged_path() {
+        for path in ["/enroll/tok", "//enroll/tok", "/%65nroll/tok", "/%65%6E%72%6F%6C%6C/tok", "/ENROLL/tok", "/enroll%2Ftok"] {
+            assert_eq!(logged_path(path), "/enroll/{token}", "{path}");
+        }
+        assert_eq!(logged_path("/scim/v2/x/Users"), "/scim/v2/x/Users");
     }
 
     #[test]
