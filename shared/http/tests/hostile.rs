@@ -520,3 +520,80 @@ async fn near_miss_tokens_other_schemes_and_empty_tokens_are_401() {
         assert_eq!(response.status(), 200, "{header:?}");
     }
 }
+
+/// Values that would make an item larger than the store takes (400 KB) or a key longer
+/// than it takes: a 4xx naming the limit, never the store's refusal as a 500.
+#[tokio::test]
+async fn oversized_values_are_4xx_not_store_failures() {
+    let s = Setup::new().await;
+    let big = "x".repeat(900_000);
+    let long_id = "u".repeat(5_000);
+    let mut failures = Vec::new();
+    for (method, path, token, body) in [
+        ("POST", "/admin/v1/integrations".to_string(), &s.admin_key, json!({"name": big})),
+        ("POST", "/admin/v1/integrations".to_string(), &s.admin_key, json!({"name": "EAA", "kind": "EAA"})),
+        ("PUT", "/admin/v1/eaa".to_string(), &s.admin_key, json!({"credentialsRef": big})),
+        ("POST", "/admin/v1/email-enrollments".to_string(), &s.admin_key, json!({"userIds": [long_id, big]})),
+        ("POST", "/admin/v1/users".to_string(), &s.admin_key, json!({"userName": big})),
+        ("POST", "/admin/v1/users".to_string(), &s.admin_key, json!({"userName": "big@x.test", "displayName": big})),
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big2@x.test", "displayName": big})),
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big3@x.test", "externalId": long_id})),
+        ("POST", s.scim("/Groups"), &s.token, json!({"displayName": big})),
+        ("POST", s.scim("/Groups"), &s.token, json!({"displayName": "big", "members": [{"value": long_id}]})),
+        ("PUT", s.scim(&format!("/Users/{}", s.user)), &s.token, json!({"userName": "alice@x.test", "nickName": big})),
+        (
+            "PATCH",
+            s.scim(&format!("/Groups/{}", s.group)),
+            &s.token,
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value": long_id}]}]}),
+        ),
+        // Invalid values whose error quotes them (the answer's detail is cut; the log's
+        // entry must not outgrow its item either).
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big4@x.test", "active": big})),
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big5@x.test", "schemas": [big]})),
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big6@x.test", "emails": [{"value": "a@x.test", "type": big}]})),
+        ("POST", s.scim("/Users"), &s.token, json!({"userName": "big7@x.test", big.clone(): 1})),
+        (
+            "PATCH",
+            s.scim(&format!("/Users/{}", s.user)),
+            &s.token,
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op": big, "path": "active", "value": true}]}),
+        ),
+        (
+            "PATCH",
+            s.scim(&format!("/Users/{}", s.user)),
+            &s.token,
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op": "replace", "path": big, "value": true}]}),
+        ),
+        (
+            "PATCH",
+            s.scim(&format!("/Users/{}", s.user)),
+            &s.token,
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op": "replace", "path": "active", "value": big}]}),
+        ),
+        ("PUT", s.scim(&format!("/Users/{}", s.user)), &s.token, json!({"userName": big})),
+        ("POST", s.scim("/Users/.search"), &s.token, json!({"filter": format!("userName eq \"{big}\"")})),
+        ("GET", s.scim(&format!("/Users?filter=userName+eq+%22{}%22", "y".repeat(60_000))), &s.token, json!(null)),
+        ("POST", s.scim("/Users/.search"), &s.token, json!({"filter": format!("externalId eq \"{long_id}\"")})),
+        ("POST", s.scim("/Groups/.search"), &s.token, json!({"filter": format!("members.value eq \"{long_id}\"")})),
+    ] {
+        let text = if body.is_null() { String::new() } else { body.to_string() };
+        let response = s.send(method, &path, Some(token), &text).await;
+        let what = format!("{method} {} {}", &path[..80.min(path.len())], &text[..60.min(text.len())]);
+        let status = response.status().as_u16();
+        if status >= 500 {
+            failures.push(format!("{what}: {status} {:?}", String::from_utf8_lossy(response.body())));
+        }
+        if status >= 400 {
+            let body = self::body(&response);
+            assert_eq!(body["schemas"], json!([ERROR]), "{what}");
+            assert!(body["detail"].as_str().is_some_and(|d| d.len() > 10), "{what}: {body}");
+        }
+        assert!(response.body().len() < 10_000 || status < 300, "{what}: {} bytes", response.body().len());
+    }
+    // The log took every one of them (its entries quote no unbounded input).
+    let log = s.send("GET", "/admin/v1/log?limit=200", Some(&s.admin_key), "").await;
+    assert_eq!(log.status(), 200);
+    assert!(log.body().len() < 1_000_000, "the log holds {} bytes", log.body().len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
