@@ -222,6 +222,9 @@ enum Body {
     Patch(Vec<(u8, Option<u8>, JsonSeed)>),
     /// A resource with a real name attribute and arbitrary others.
     Resource(u8, JsonSeed),
+    /// `{"name": "x", key: "xxxx.."}` with a string of up to ~1 MiB: values past the store's
+    /// item and key limits.
+    Big(u8, u16),
 }
 
 const OPS: &[&str] = &["add", "replace", "remove", "Add", "Replace", "Remove", "copy", ""];
@@ -501,6 +504,13 @@ fn build(world: &World, input: &Input) -> Option<http::Request<Bytes>> {
             resource.insert("displayName".into(), json!(name));
             resource.insert("name".into(), json!(name));
             Bytes::from(Value::Object(resource).to_string())
+        }
+        Body::Big(key, length) => {
+            let mut object = serde_json::Map::new();
+            object.insert("name".into(), json!("big"));
+            object.insert("userName".into(), json!("big@x.test"));
+            object.insert(KEYS[*key as usize % KEYS.len()].to_string(), json!("x".repeat(*length as usize * 16)));
+            Bytes::from(Value::Object(object).to_string())
         }
         Body::Deep(array, depth) => {
             let depth = *depth as usize * 4;
