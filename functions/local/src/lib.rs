@@ -171,12 +171,28 @@ async fn answer<S: ItemStore>(router: &Router<S>, request: hyper::Request<Incomi
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(Ingress { scheme: Some("http"), ..Ingress::default() });
     tracing::trace!(%peer, "request");
+    // A body declared larger than the limit is refused before any of it is read (and
+    // before a `100 Continue`): the client learns at once, and hyper closes the connection
+    // rather than read the rest.
+    let declared =
+        parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return too_large(router, parts);
+    }
     let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => router.handle(hyper::Request::from_parts(parts, collected.to_bytes())).await,
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => router.too_large(&hyper::Request::from_parts(parts, ())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(router, parts),
         // The client went away mid-body: nobody will read the answer; answer as if empty.
         Err(_) => router.handle(hyper::Request::from_parts(parts, Bytes::new())).await,
     };
+    response.map(Full::new)
+}
+
+/// The 413 answer, telling the client that this connection ends (the rest of its body is
+/// never read).
+fn too_large<S: ItemStore>(router: &Router<S>, parts: http::request::Parts) -> hyper::Response<Full<Bytes>> {
+    let mut response = router.too_large(&hyper::Request::from_parts(parts, ()));
+    response.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
     response.map(Full::new)
 }
 

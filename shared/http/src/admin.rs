@@ -195,7 +195,7 @@ impl<S: ItemStore> Admin<'_, S> {
     }
 
     fn page_params(&self) -> Result<(Option<String>, u32), Failure> {
-        let params = query_params(self.parts);
+        let params = query_params(self.parts)?;
         let limit = match param(&params, "limit") {
             None => DEFAULT_LIMIT,
             Some(text) => text

@@ -137,7 +137,12 @@ impl<S: ItemStore> Router<S> {
 
     /// The 413 answer for a body the front end stopped reading past [`MAX_BODY_BYTES`].
     pub fn too_large(&self, request: &Request<()>) -> Response<Bytes> {
-        Failure::too_large(MAX_BODY_BYTES).into_response(&request_id(request))
+        let request_id = request_id(request);
+        let mut response = Failure::too_large(MAX_BODY_BYTES).into_response(&request_id);
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
     }
 
     async fn route(&self, parts: &Parts, body: &Bytes) -> Outcome {
@@ -171,20 +176,23 @@ impl<S: ItemStore> Router<S> {
 
 /// The path as the log shows it: an enrollment link's token is a credential, so it is
 /// replaced (the signed token would let anyone reading the log enroll a device).
+/// The first segment is compared decoded, as the router routes it (`/%65nroll/..` is
+/// served as `/enroll/..`).
 fn logged_path(path: &str) -> &str {
-    if path.trim_start_matches('/').starts_with("enroll") { "/enroll/{token}" } else { path }
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let decoded = percent_decode(first).unwrap_or_default();
+    if decoded.to_ascii_lowercase().starts_with("enroll") { "/enroll/{token}" } else { path }
 }
 
 /// API Gateway's request id, else a proxy's, else a fresh one (so every log line and
 /// 500 answer can be correlated).
+/// Only ids that are short, visible ASCII are kept (the id is echoed in `x-request-id`).
 fn request_id<B>(request: &Request<B>) -> String {
-    if let Some(id) = request.extensions().get::<Ingress>().and_then(|i| i.request_id.clone()) {
-        return id;
-    }
-    ["x-amzn-requestid", "x-request-id"]
-        .iter()
-        .find_map(|name| request.headers().get(*name).and_then(|v| v.to_str().ok()))
-        .filter(|id| !id.is_empty() && id.len() <= 128)
+    let gateway = request.extensions().get::<Ingress>().and_then(|i| i.request_id.as_deref());
+    let header = || ["x-amzn-requestid", "x-request-id"].iter().find_map(|name| request.headers().get(*name).and_then(|v| v.to_str().ok()));
+    gateway
+        .or_else(header)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -211,7 +219,9 @@ pub fn public_base_url(parts: &Parts) -> String {
         .headers
         .get(HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty())
+        // A host and port only: a `Host` with a path, userinfo or spaces would be echoed
+        // into every URL handed out (`Location`, `meta.location`, `scimBaseUrl`).
+        .filter(|h| !h.is_empty() && !h.contains('@') && h.parse::<http::uri::Authority>().is_ok())
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .or_else(|| ingress.and_then(|i| i.domain.clone()))
@@ -220,9 +230,26 @@ pub fn public_base_url(parts: &Parts) -> String {
     format!("{scheme}://{host}{prefix}")
 }
 
-/// URL-decoded query parameters (`+` is a space: Entra sends `filter=userName+eq+%22x%22`).
-fn query_params(parts: &Parts) -> Vec<(String, String)> {
-    form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()).into_owned().collect()
+/// URL-decoded query parameters (`+` is a space: Entra sends `filter=userName+eq+%22x%22`);
+/// 400 when a name or value decodes to bytes that are not UTF-8 (rather than a lossy guess).
+fn query_params(parts: &Parts) -> Result<Vec<(String, String)>, Failure> {
+    let decode = |text: &str| {
+        let spaced = text.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
+            Failure::from(scim::ScimError::invalid_syntax(
+                "the query string holds percent-encoded bytes that are not UTF-8: encode parameter values as UTF-8",
+            ))
+        })
+    };
+    let query = parts.uri.query().unwrap_or_default();
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -264,14 +291,26 @@ mod tests {
         assert_eq!(public_base_url(&parts("/scim/v2/x/Users", &[], Some(gateway))), "https://api.example.com/dev");
         assert_eq!(public_base_url(&parts("/x", &[("host", "127.0.0.1:8080")], None)), "http://127.0.0.1:8080");
         assert_eq!(public_base_url(&parts("/x", &[("host", "a"), ("x-forwarded-proto", "https")], None)), "https://a");
+        // A Host that is not a host and port is not echoed into URLs.
+        for host in ["evil.test/x?", "a b", "u@evil.test", "a\"b"] {
+            assert_eq!(public_base_url(&parts("/x", &[("host", host)], None)), "http://localhost", "{host}");
+        }
     }
 
     #[test]
     fn query_parameters_decode_plus_as_space() {
         let p = parts("/Users?filter=userName+eq+%22a%2Bb%40x%22&aadOptscim062020", &[], None);
-        let params = query_params(&p);
+        let params = query_params(&p).unwrap();
         assert_eq!(param(&params, "FILTER"), Some("userName eq \"a+b@x\""));
         assert_eq!(param(&params, "aadOptscim062020"), Some(""));
+    }
+
+    #[test]
+    fn enrollment_tokens_never_reach_the_logged_path() {
+        for path in ["/enroll/tok", "//enroll/tok", "/%65nroll/tok", "/%65%6E%72%6F%6C%6C/tok", "/ENROLL/tok", "/enroll%2Ftok"] {
+            assert_eq!(logged_path(path), "/enroll/{token}", "{path}");
+        }
+        assert_eq!(logged_path("/scim/v2/x/Users"), "/scim/v2/x/Users");
     }
 
     #[test]

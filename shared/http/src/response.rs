@@ -131,6 +131,7 @@ impl Failure {
         } else {
             self.error
         };
+        let error = ScimError { detail: shorten(error.detail), ..error };
         let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = Bytes::from(serde_json::to_vec(&error.to_json()).unwrap_or_default());
         let mut response = base(status, body);
@@ -147,6 +148,17 @@ impl Failure {
             headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// The longest `detail` sent: details quote client input (ids, paths, filters), and a
+/// 100 KB id is not worth sending back.
+const MAX_DETAIL_CHARS: usize = 1000;
+
+fn shorten(detail: String) -> String {
+    match detail.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((end, _)) => format!("{}… (cut at {MAX_DETAIL_CHARS} characters)", &detail[..end]),
+        None => detail,
     }
 }
 

@@ -90,7 +90,7 @@ struct Scim<'a, S> {
 
 impl<S: ItemStore> Scim<'_, S> {
     fn selection(&self) -> Result<AttributeSelection, Failure> {
-        let params = query_params(self.parts);
+        let params = query_params(self.parts)?;
         Ok(AttributeSelection::parse(param(&params, "attributes"), param(&params, "excludedAttributes"))?)
     }
 
@@ -128,7 +128,7 @@ impl<S: ItemStore> Scim<'_, S> {
     }
 
     async fn list_get(&self, descriptor: &TypeDescriptor) -> Outcome {
-        let params = query_params(self.parts);
+        let params = query_params(self.parts)?;
         let query = ListQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), MAX_RESULTS)?;
         let response = self.router.service.list(self.caller, descriptor, &query).await?;
         self.list_reply(response, Some(descriptor))
@@ -184,27 +184,37 @@ impl<S: ItemStore> Scim<'_, S> {
 
     /// The answer to a write: the resource as written, projected, with its location and
     /// version.
-    fn written(&self, descriptor: &TypeDescriptor, written: provisioning::Written, status: StatusCode) -> Outcome {
-        let mut resource = self.selection()?.project(descriptor.resource_type, &written.resource);
+    fn written(
+        &self,
+        descriptor: &TypeDescriptor,
+        selection: &AttributeSelection,
+        written: provisioning::Written,
+        status: StatusCode,
+    ) -> Outcome {
+        let mut resource = selection.project(descriptor.resource_type, &written.resource);
         let location = self.location(descriptor, written.resource.get("id").and_then(Value::as_str).unwrap_or_default());
         self.locate(descriptor, &mut resource);
         let reply = Reply::json(status, resource).etag(Some(scim::etag::etag(written.version)));
         Ok(if status == StatusCode::CREATED { reply.location(Some(location)) } else { reply })
     }
 
+    // The query is checked before the write: a write must not happen and then fail.
     async fn create(&self, descriptor: &TypeDescriptor, body: &Bytes) -> Outcome {
+        let selection = self.selection()?;
         let written = self.router.service.create(self.caller, descriptor, &json_body(body)?).await?;
-        self.written(descriptor, written, StatusCode::CREATED)
+        self.written(descriptor, &selection, written, StatusCode::CREATED)
     }
 
     async fn replace(&self, descriptor: &TypeDescriptor, id: &str, body: &Bytes) -> Outcome {
+        let selection = self.selection()?;
         let written = self.router.service.replace(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
-        self.written(descriptor, written, StatusCode::OK)
+        self.written(descriptor, &selection, written, StatusCode::OK)
     }
 
     async fn patch(&self, descriptor: &TypeDescriptor, id: &str, body: &Bytes) -> Outcome {
+        let selection = self.selection()?;
         let written = self.router.service.patch(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
-        self.written(descriptor, written, StatusCode::OK)
+        self.written(descriptor, &selection, written, StatusCode::OK)
     }
 
     async fn delete(&self, descriptor: &TypeDescriptor, id: &str) -> Outcome {

@@ -24,6 +24,10 @@ use crate::keys::{self, GSI1_PK, GSI1_SK};
 use crate::ownership::{Actor, Caller};
 use crate::service::Provisioning;
 
+/// The longest credentials reference accepted (SSM parameter names stop at 1011 characters
+/// per level; a reference is one name under the tenant's path).
+pub const MAX_CREDENTIALS_REF_BYTES: usize = 1011;
+
 /// Pages of EAA listings read when looking a directory or group up by id (250 each).
 const MAX_LOOKUP_PAGES: usize = 40;
 
@@ -196,6 +200,13 @@ impl<S: ItemStore> Provisioning<S> {
             return Err(Error::invalid_value(
                 "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
             ));
+        }
+        // An SSM parameter name is far shorter; unbounded, it would outgrow the store's item.
+        if credentials_ref.len() > MAX_CREDENTIALS_REF_BYTES {
+            return Err(Error::invalid_value(format!(
+                "the credentials reference is {} bytes long; give the parameter's name (at most {MAX_CREDENTIALS_REF_BYTES} bytes)",
+                credentials_ref.len()
+            )));
         }
         self.eaa_change(&caller.tenant, |stored| {
             stored.credentials_ref = Some(credentials_ref.to_string());

@@ -114,6 +114,9 @@ fn parse_integration(tenant: &str, item: &Item) -> Result<(Integration, String)>
     Ok((integration, str_attr(&item.attrs, "tokenHash")?.to_string()))
 }
 
+/// The longest integration name accepted.
+pub const MAX_NAME_CHARS: usize = 200;
+
 fn require_admin(caller: &Caller) -> Result<()> {
     match caller.actor {
         crate::ownership::Actor::Admin => Ok(()),
@@ -125,6 +128,10 @@ impl<S: ItemStore> Provisioning<S> {
     /// Creates an integration and its token (one transaction). The token is returned once.
     pub async fn create_integration(&self, caller: &Caller, kind: IntegrationKind, name: &str, settings: Settings) -> Result<WithToken> {
         require_admin(caller)?;
+        // Shown in lists and logs; unbounded, it would outgrow the store's item (a 500).
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::invalid_value(format!("the integration name is longer than {MAX_NAME_CHARS} characters: shorten it")));
+        }
         let token = secrets::generate("scim_")?;
         let integration = Integration {
             id: new_id(),
@@ -158,11 +165,12 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     async fn integration_item(&self, caller: &Caller, id: &str) -> Result<(Integration, String)> {
-        let item = self
-            .store
-            .get(&keys::integration(&caller.tenant, id))
-            .await?
-            .ok_or_else(|| Error::not_found(format!("no integration {id} in this tenant")))?;
+        let missing = || Error::not_found(format!("no integration {id} in this tenant"));
+        // An id no key can hold is no integration (the store would refuse the key: a 500).
+        if id.is_empty() || id.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(missing());
+        }
+        let item = self.store.get(&keys::integration(&caller.tenant, id)).await?.ok_or_else(missing)?;
         parse_integration(&caller.tenant, &item)
     }
 
