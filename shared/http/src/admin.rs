@@ -253,7 +253,7 @@ impl<S: ItemStore> Admin<'_, S> {
 
     /// `offset` of an EAA listing (from a previous answer's `nextOffset`).
     fn eaa_offset(&self) -> Result<u64, Failure> {
-        match param(&query_params(self.parts), "offset") {
+        match param(&query_params(self.parts)?, "offset") {
             None => Ok(0),
             Some(text) => {
                 text.trim().parse().map_err(|_| ScimError::invalid_value(format!("offset {text:?} must be a whole number from 0")).into())

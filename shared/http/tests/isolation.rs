@@ -21,8 +21,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use embedded_store::EmbeddedStore;
 use http::Request;
-use provisioning::Provisioning;
-use scim_http::Router;
+use provisioning::{BoxFuture, EaaConnector, EaaDirectory, EaaError, Provisioning, SyncTrigger};
+use scim_http::{EaaAccess, Router};
 use serde_json::{Value, json};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -205,6 +205,10 @@ fn admin_routes(victim: &Tenant) -> Vec<(&'static str, String, String)> {
         ("GET", "/admin/v1/log".into(), String::new()),
         ("GET", "/admin/v1/eaa".into(), String::new()),
         ("PUT", "/admin/v1/eaa".into(), json!({"credentialsRef": "intruder"}).to_string()),
+        ("GET", "/admin/v1/eaa/directories".into(), String::new()),
+        ("POST", "/admin/v1/eaa/directories/d1".into(), String::new()),
+        ("GET", "/admin/v1/eaa/directories/d1/groups".into(), String::new()),
+        ("POST", "/admin/v1/eaa/directories/d1/groups/g1".into(), String::new()),
         ("DELETE", "/admin/v1/eaa/directories/d1".into(), String::new()),
         ("DELETE", "/admin/v1/eaa/directories/d1/groups/g1".into(), String::new()),
         ("GET", "/admin/v1/eaa/sync".into(), String::new()),
@@ -343,6 +347,9 @@ fn cells(victim: &Tenant, other: &Tenant) -> Vec<Cell> {
             match (method, path.as_str()) {
                 ("POST", "/admin/v1/integrations" | "/admin/v1/users") => &[201, 409],
                 ("POST", "/admin/v1/eaa/sync") => &[202],
+                // EAA itself is unreachable in this test: its own integration's state
+                // decides between "no credentials yet", "not associated" and "EAA down".
+                ("GET" | "POST", p) if p.starts_with("/admin/v1/eaa/directories") => &[404, 409, 503],
                 ("DELETE", _) => &[404],
                 _ => OWN_LISTING,
             }
@@ -454,7 +461,7 @@ async fn run(router: &Router<EmbeddedStore>, victim: &str, cells: Vec<Cell>, fai
 async fn no_credential_reaches_another_tenant_or_integration() {
     let dir = tempfile::tempdir().unwrap();
     let service = Arc::new(Provisioning::new(EmbeddedStore::open(dir.path().join("items.redb")).unwrap()));
-    let router = Router::new(Arc::clone(&service));
+    let router = Router::new(Arc::clone(&service)).with_eaa(EaaAccess { connector: Arc::new(Unreachable), trigger: Arc::new(Unreachable) });
     let a = tenant(&service, &router, "alpha").await;
     let b = tenant(&service, &router, "bravo").await;
 
@@ -490,5 +497,21 @@ async fn no_credential_reaches_another_tenant_or_integration() {
         }
         let (status, _) = send(&router, "GET", &format!("/admin/v1/users/{}", t.manual_user.0), Some(&t.admin_key), "").await;
         assert_eq!(status, 200);
+    }
+}
+
+/// EAA that never answers, and a sync start that always succeeds: the matrix is about who
+/// may reach which tenant's configuration, not about EAA.
+struct Unreachable;
+
+impl EaaConnector for Unreachable {
+    fn connect<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Box<dyn EaaDirectory>, EaaError>> {
+        Box::pin(async { Err(EaaError::Unavailable("EAA is not reachable from this test".into())) })
+    }
+}
+
+impl SyncTrigger for Unreachable {
+    fn trigger<'a>(&'a self, _: &'a str, _: &'a str, _: u32) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
     }
 }

@@ -193,20 +193,20 @@ impl<S: ItemStore> Provisioning<S> {
     /// Sets (or replaces) the reference to the EAA API credentials.
     pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str) -> Result<EaaConfig> {
         require_admin(caller)?;
-        // A name inside the tenant's own namespace (`{tenant}/{reference}`): no way out of it.
-        let inside = credentials_ref.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
-        let allowed = credentials_ref.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if !inside || !allowed || credentials_ref.len() > 200 {
-            return Err(Error::invalid_value(
-                "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
-            ));
-        }
         // An SSM parameter name is far shorter; unbounded, it would outgrow the store's item.
         if credentials_ref.len() > MAX_CREDENTIALS_REF_BYTES {
             return Err(Error::invalid_value(format!(
                 "the credentials reference is {} bytes long; give the parameter's name (at most {MAX_CREDENTIALS_REF_BYTES} bytes)",
                 credentials_ref.len()
             )));
+        }
+        // A name inside the tenant's own namespace (`{tenant}/{reference}`): no way out of it.
+        let inside = credentials_ref.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+        let allowed = credentials_ref.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !inside || !allowed {
+            return Err(Error::invalid_value(
+                "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
+            ));
         }
         self.eaa_change(&caller.tenant, |stored| {
             stored.credentials_ref = Some(credentials_ref.to_string());
