@@ -22,14 +22,11 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use eaa_client::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
+use eaa_client::standin::{self, Delayed, Fixture, FixtureDirectory, FixtureGroup, StandinConfig};
 use eaa_client::{ClientConfig, ClientConnector, EaaClient, EaaCredentials};
 use lambda_glue::eaa_sync::{EaaSync, MARGIN, MAX_CONTINUATIONS, handle_eaa_sync};
 use lambda_glue::{Events, handle_event};
-use provisioning::{
-    BoxFuture, Caller, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, IntegrationKind,
-    Provisioning, Settings, SyncTrigger,
-};
+use provisioning::{BoxFuture, Caller, IntegrationKind, Provisioning, Settings, SyncTrigger};
 use scim_http::Router;
 use serde_json::{Value, json};
 use serde_yaml_ng::Value as Yaml;
@@ -427,10 +424,13 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     standin.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-dan", "dan")));
     let slow_sync = EaaSync {
         service: Provisioning::new(sync.service.store().clone()),
-        connector: Arc::new(SlowPages(ClientConnector {
-            credentials: SsmEaaCredentials::new(ssm_client(), &prefix),
-            config: ClientConfig { page_size: 1, ..eaa_client_config() },
-        })),
+        connector: Arc::new(Delayed {
+            inner: ClientConnector {
+                credentials: SsmEaaCredentials::new(ssm_client(), &prefix),
+                config: ClientConfig { page_size: 1, ..eaa_client_config() },
+            },
+            delay: Duration::from_millis(200),
+        }),
         continuation: Some(continuations.clone()),
     };
     let almost_out = || Instant::now() + MARGIN + Duration::from_millis(500);
@@ -473,43 +473,6 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     let stale = eaa_event("eaa-sync-manual.json", &[("tenant", &tenant), ("integration", "old")]);
     assert!(handle_eaa_sync(&sync, stale, deadline()).await.is_err());
     assert!(handle_eaa_sync(&sync, json!({"Records": []}), deadline()).await.is_err());
-}
-
-/// EAA with every page of group users 200 ms late.
-struct SlowPages<C>(C);
-
-impl<C: EaaConnector> EaaConnector for SlowPages<C> {
-    fn connect<'a>(&'a self, tenant: &'a str, credentials_ref: &'a str) -> BoxFuture<'a, Result<Box<dyn EaaDirectory>, EaaError>> {
-        Box::pin(async move {
-            let inner = self.0.connect(tenant, credentials_ref).await?;
-            let slow: Box<dyn EaaDirectory> = Box::new(SlowDirectory(inner));
-            Ok(slow)
-        })
-    }
-}
-
-struct SlowDirectory(Box<dyn EaaDirectory>);
-
-impl EaaDirectory for SlowDirectory {
-    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
-        self.0.directories(offset)
-    }
-
-    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
-        self.0.groups(directory, offset)
-    }
-
-    fn group_users<'a>(
-        &'a self,
-        directory: &'a str,
-        group: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            self.0.group_users(directory, group, offset).await
-        })
-    }
 }
 
 /// The continuations the handler starts. Lambda's asynchronous invoke cannot run here

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use provisioning::{BoxFuture, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage};
+
 use crate::edgegrid::{self, EdgeGridCredentials, SignedRequest};
 
 /// What the stand-in serves: directories, their groups, and each group's users (objects
@@ -288,4 +290,44 @@ fn listing(objects: Vec<Value>, total: usize, limit: usize, offset: usize) -> Va
     let next = (offset + limit < total).then(|| format!("?limit={limit}&offset={}", offset + limit));
     let previous = (offset > 0).then(|| format!("?limit={limit}&offset={}", offset.saturating_sub(limit)));
     json!({"meta": {"limit": limit, "offset": offset, "total_count": total, "next": next, "previous": previous}, "objects": objects})
+}
+
+/// EAA as seen over a slow link: every page of a group's users arrives `delay` late.
+/// Tests use it to make sync steps overlap or outrun their time budget; wrapped around a
+/// connector, every directory it opens is delayed.
+pub struct Delayed<T> {
+    pub inner: T,
+    pub delay: Duration,
+}
+
+impl<D: EaaDirectory> EaaDirectory for Delayed<D> {
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
+        self.inner.directories(offset)
+    }
+
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
+        self.inner.groups(directory, offset)
+    }
+
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.inner.group_users(directory, group, offset).await
+        })
+    }
+}
+
+impl<C: EaaConnector> EaaConnector for Delayed<C> {
+    fn connect<'a>(&'a self, tenant: &'a str, credentials_ref: &'a str) -> BoxFuture<'a, Result<Box<dyn EaaDirectory>, EaaError>> {
+        Box::pin(async move {
+            let inner = self.inner.connect(tenant, credentials_ref).await?;
+            let delayed: Box<dyn EaaDirectory> = Box::new(Delayed { inner, delay: self.delay });
+            Ok(delayed)
+        })
+    }
 }

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eaa_client::edgegrid::EdgeGridCredentials;
-use eaa_client::standin::{self, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
+use eaa_client::standin::{self, Delayed, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
 use eaa_client::{ClientConfig, EaaClient, EaaCredentials};
 use embedded_store::EmbeddedStore;
 use item_store::{CountingStore, ItemStore, RoundTrips};
 use provisioning::users::{DeviceType, NewDevice, UserSummary};
 use provisioning::{
-    BoxFuture, Caller, EaaDirectory, EaaError, EaaGroupUser, EaaPage, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings,
-    SyncOutcome, SyncSummary, USERS, UserStatus,
+    Caller, EaaDirectory, EaaError, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings, SyncOutcome, SyncSummary, USERS,
+    UserStatus,
 };
 use scim::projection::AttributeSelection;
 use serde_json::{Value, json};
@@ -363,35 +363,11 @@ async fn steps_with_no_budget_left_continue_from_their_checkpoints() {
     assert_eq!(s.sync().await.counts.unchanged, 254);
 }
 
-/// Delays every page, so that two steps overlap.
-struct Slow<'a>(&'a EaaClient);
-
-impl EaaDirectory for Slow<'_> {
-    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<provisioning::EaaDirectoryInfo>, EaaError>> {
-        self.0.directories(offset)
-    }
-
-    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<provisioning::EaaGroup>, EaaError>> {
-        self.0.groups(directory, offset)
-    }
-
-    fn group_users<'a>(
-        &'a self,
-        directory: &'a str,
-        group: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
-        Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            self.0.group_users(directory, group, offset).await
-        })
-    }
-}
-
 #[tokio::test]
 async fn one_sync_at_a_time_and_one_eaa_integration_per_tenant() {
     let s = setup(Settings::default()).await;
-    let slow = Slow(&s.client);
+    // Every page late, so that two steps overlap.
+    let slow = Delayed { inner: &s.client, delay: Duration::from_millis(50) };
     let (a, b) = tokio::join!(s.service.eaa_sync_step(&s.tenant, &slow, BUDGET), async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         s.service.eaa_sync_step(&s.tenant, &slow, BUDGET).await

@@ -112,6 +112,45 @@ pub trait EaaDirectory: Send + Sync {
     -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>>;
 }
 
+/// A borrowed or boxed directory is a directory (wrappers take either).
+impl<T: EaaDirectory + ?Sized> EaaDirectory for &T {
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
+        (**self).directories(offset)
+    }
+
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
+        (**self).groups(directory, offset)
+    }
+
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        (**self).group_users(directory, group, offset)
+    }
+}
+
+impl<T: EaaDirectory + ?Sized> EaaDirectory for Box<T> {
+    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
+        (**self).directories(offset)
+    }
+
+    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
+        (**self).groups(directory, offset)
+    }
+
+    fn group_users<'a>(
+        &'a self,
+        directory: &'a str,
+        group: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
+        (**self).group_users(directory, group, offset)
+    }
+}
+
 /// Opens a tenant's EAA directory with the credentials its integration names. The
 /// reference is resolved inside the tenant's own namespace (`{tenant}/{reference}`), so an
 /// admin cannot point their integration at another tenant's credentials.
