@@ -298,7 +298,14 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        let mut result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        }
         self.logged(caller, LogOperation::Replace, descriptor.name(), Some(id), result).await
     }
 
@@ -339,7 +346,17 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        // Without If-Match the client asked for no version: a PATCH that lost the race for
+        // the resource's version (a concurrent PATCH adding other members, say) is applied
+        // again to the newer version instead of failing (nothing of it was written).
+        let mut result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        }
         self.logged(caller, LogOperation::Patch, descriptor.name(), Some(id), result).await
     }
 
@@ -466,7 +483,14 @@ impl<S: ItemStore> Provisioning<S> {
     /// DELETE: the resource with its devices and memberships (paged), its uniqueness item
     /// and (users) its seat.
     pub async fn delete(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, if_match: Option<&str>) -> Result<()> {
-        let result = self.try_delete(caller, descriptor, id, if_match).await;
+        let mut result = self.try_delete(caller, descriptor, id, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_delete(caller, descriptor, id, if_match).await;
+        }
         self.logged(caller, LogOperation::Delete, descriptor.name(), Some(id), result).await
     }
 
@@ -618,6 +642,13 @@ impl<S: ItemStore> Provisioning<S> {
             previous_cursor: None,
         })
     }
+}
+
+/// Whether a write without If-Match failed only because a concurrent write changed the
+/// resource's version between its read and its conditional write (then nothing of it was
+/// written, and it can be applied again to the newer version).
+fn lost_version_race<T>(if_match: Option<&str>, result: &Result<T>) -> bool {
+    if_match.is_none() && matches!(result, Err(Error::Scim(e)) if e.scim_type == Some(ScimType::InvalidVers))
 }
 
 fn version_conflict(if_match: Option<&str>, descriptor: &TypeDescriptor, id: &str) -> Error {
