@@ -26,9 +26,11 @@ pub mod ses;
 pub mod ssm;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
@@ -51,19 +53,40 @@ pub struct DynamoDbStore {
     retry: RetryPolicy,
 }
 
+/// The longest one DynamoDB request attempt may take in the Lambda functions
+/// ([`DynamoDbStore::from_env`]) before it counts as failed and [`RetryPolicy`] takes
+/// over. Without it, an endpoint that accepts connections and never answers holds a
+/// request until the function times out (no SCIM error, no `Retry-After`). DynamoDB
+/// answers in milliseconds; 1.5 s times the default 5 attempts, plus backoff, stays under
+/// the API functions' 10 s timeout, so the client gets 503 with `Retry-After` instead.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+
 impl DynamoDbStore {
     /// A store on `table` through `client`. The client's own retries are switched off:
-    /// this store retries by [`RetryPolicy`] (see the crate docs for why).
+    /// this store retries by [`RetryPolicy`] (see the crate docs for why). Its timeouts are
+    /// the client's (none by default: the tests' DynamoDB-compatible server can take
+    /// seconds for a large transaction); see [`DynamoDbStore::with_attempt_timeout`].
     pub fn new(client: &Client, table: impl Into<String>) -> Self {
         let config = client.config().to_builder().retry_config(RetryConfig::disabled()).build();
         Self { client: Client::from_conf(config), table: table.into(), retry: RetryPolicy::default() }
     }
 
+    /// Replaces the attempt timeout (see [`ATTEMPT_TIMEOUT`]).
+    pub fn with_attempt_timeout(self, attempt_timeout: Duration) -> Self {
+        let timeouts = TimeoutConfig::builder().operation_attempt_timeout(attempt_timeout);
+        let timeouts = match self.client.config().timeout_config() {
+            Some(current) => timeouts.take_unset_from(current.to_builder()).build(),
+            None => timeouts.build(),
+        };
+        let config = self.client.config().to_builder().timeout_config(timeouts).build();
+        Self { client: Client::from_conf(config), ..self }
+    }
+
     /// A store on `table` with the credentials and region of the environment (the Lambda
-    /// runtime's role).
+    /// runtime's role); attempts time out after [`ATTEMPT_TIMEOUT`].
     pub async fn from_env(table: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(&Client::new(&config), table)
+        Self::new(&Client::new(&config), table).with_attempt_timeout(ATTEMPT_TIMEOUT)
     }
 
     /// Replaces the retry policy.
@@ -392,6 +415,22 @@ mod tests {
         assert!(matches!(refused, Failure::Final(StoreError::Invalid(_))));
         let mismatched = cancellation(2, &canceled(&["ConditionalCheckFailed"]));
         assert!(matches!(mismatched, Failure::Final(StoreError::Unavailable(_))));
+    }
+
+    #[test]
+    fn the_attempt_timeout_is_set_and_other_timeouts_kept() {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+        let attempt = |store: &DynamoDbStore| store.client.config().timeout_config().and_then(|t| t.operation_attempt_timeout());
+        let own = TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).build();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .timeout_config(own);
+        let store = DynamoDbStore::new(&Client::from_conf(config.build()), "t");
+        assert_eq!(attempt(&store), None);
+        let store = store.with_attempt_timeout(ATTEMPT_TIMEOUT);
+        assert_eq!(attempt(&store), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(store.client.config().timeout_config().and_then(|t| t.connect_timeout()), Some(Duration::from_secs(1)));
     }
 
     #[test]

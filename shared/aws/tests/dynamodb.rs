@@ -2,117 +2,22 @@
 //! `./scripts/test`), on tables created from `template.yaml` — the one declaration of the
 //! table — plus checks that the template and the port's declared indexes agree.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
 use std::time::Duration;
 
 use aws_adapters::{DynamoDbStore, RetryPolicy};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
-};
+use aws_sdk_dynamodb::types::{KeySchemaElement, KeyType};
+use common::{TEMPLATE, client, create_table, key_schema, list, table_properties, text};
 use item_store::{INDEXES, ItemStore, Key, StoreError};
 use serde_yaml_ng::Value;
-
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
-/// The `Table` resource's properties in template.yaml (short tags such as `!Sub` parse as
-/// tagged values and are simply not looked at).
-fn table_properties() -> Value {
-    let doc: Value = serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML");
-    let table = &doc["Resources"]["Table"];
-    assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
-    table["Properties"].clone()
-}
-
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("expected a string in template.yaml, got {v:?}"))
-}
-
-fn list(v: &Value) -> &Vec<Value> {
-    v.as_sequence().unwrap_or_else(|| panic!("expected a list in template.yaml, got {v:?}"))
-}
-
-fn key_schema(v: &Value) -> Vec<KeySchemaElement> {
-    list(v)
-        .iter()
-        .map(|k| {
-            KeySchemaElement::builder()
-                .attribute_name(text(&k["AttributeName"]))
-                .key_type(KeyType::from(text(&k["KeyType"])))
-                .build()
-                .expect("key schema element")
-        })
-        .collect()
-}
 
 /// (name, hash attribute, range attribute) of each key schema.
 fn names(schema: &[KeySchemaElement]) -> (String, String) {
     let find = |t: KeyType| schema.iter().find(|k| k.key_type() == &t).map(|k| k.attribute_name().to_string()).unwrap_or_default();
     (find(KeyType::Hash), find(KeyType::Range))
-}
-
-fn client() -> Client {
-    let Ok(endpoint) = std::env::var("SCIM_TEST_DYNAMODB_ENDPOINT") else {
-        panic!(
-            "SCIM_TEST_DYNAMODB_ENDPOINT is not set: run the tests with ./scripts/test, \
-             which installs and starts the DynamoDB-compatible test server (moto)"
-        );
-    };
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .build();
-    Client::from_conf(config)
-}
-
-/// Creates a table from the template's definition, under a name unique to this test.
-async fn create_table(client: &Client) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let name = format!("scim-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let props = table_properties();
-    let definitions = list(&props["AttributeDefinitions"])
-        .iter()
-        .map(|d| {
-            AttributeDefinition::builder()
-                .attribute_name(text(&d["AttributeName"]))
-                .attribute_type(ScalarAttributeType::from(text(&d["AttributeType"])))
-                .build()
-                .expect("attribute definition")
-        })
-        .collect();
-    let indexes = list(&props["GlobalSecondaryIndexes"])
-        .iter()
-        .map(|g| {
-            GlobalSecondaryIndex::builder()
-                .index_name(text(&g["IndexName"]))
-                .set_key_schema(Some(key_schema(&g["KeySchema"])))
-                .projection(Projection::builder().projection_type(ProjectionType::from(text(&g["Projection"]["ProjectionType"]))).build())
-                .build()
-                .expect("global secondary index")
-        })
-        .collect();
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::from(text(&props["BillingMode"])))
-        .set_attribute_definitions(Some(definitions))
-        .set_key_schema(Some(key_schema(&props["KeySchema"])))
-        .set_global_secondary_indexes(Some(indexes))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(text(&props["StreamSpecification"]["StreamViewType"])))
-                .build()
-                .expect("stream specification"),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)));
-    name
 }
 
 async fn fresh_store() -> DynamoDbStore {

@@ -12,11 +12,14 @@ use aws_adapters::SesMailer;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::config::{BehaviorVersion, Credentials, Region};
 use embedded_store::EmbeddedStore;
-use provisioning::enroll::EnrollmentConfig;
+use provisioning::clock::ManualClock;
+use provisioning::enroll::{EnrollError, EnrollmentConfig};
 use provisioning::enroll_link::LinkKey;
 use provisioning::enrollment::{NO_ADDRESS_DETAIL, OutboxState};
 use provisioning::log::{LogOperation, LogOutcome};
 use provisioning::mail_delivery::{DeliveryPolicy, OutboxMailer, StreamEvent};
+use provisioning::mailer::{Email, Mailer, SendError};
+use provisioning::users::{DeviceType, NewDevice};
 use provisioning::{Caller, IntegrationKind, Provisioning, Settings, USERS};
 use serde_json::{Value, json};
 
@@ -224,4 +227,76 @@ async fn a_user_without_an_address_gets_no_email_and_the_log_says_so() {
     let log = setup.service.list_log(&setup.admin, None, 50).await.expect("log").entries;
     let create = log.iter().find(|e| e.resource_id.as_deref() == Some(user.as_str())).expect("the create's entry");
     assert_eq!(create.detail.as_deref(), Some(NO_ADDRESS_DETAIL));
+}
+
+/// SES accepts the email, then the mailer's process dies before it marks the item sent
+/// (the send never returns to it).
+struct SentThenCrashed {
+    ses: SesMailer,
+    sent: Arc<tokio::sync::Notify>,
+}
+
+impl Mailer for SentThenCrashed {
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        self.ses.send(email).await?;
+        self.sent.notify_one();
+        std::future::pending().await
+    }
+}
+
+/// The one window of the outbox: a crash after SES accepted the email, before the `SENT`
+/// mark. SES has no idempotency key, so the email goes out again once the lease expires
+/// (at least once, never lost); the second copy is the same email with the same
+/// single-use link, so the duplicate cannot enroll twice.
+#[tokio::test]
+async fn a_crash_between_the_ses_send_and_the_sent_mark_resends_the_identical_link_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = EmbeddedStore::open(dir.path().join("items.redb")).expect("store");
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let service = Arc::new(Provisioning::with_clock(store, clock.clone()));
+    let tenant = service.create_tenant("Contoso", None).await.expect("tenant").tenant;
+    let settings = Settings { send_enrollment_emails: true, ..Settings::default() };
+    let token = service.create_integration(&Caller::admin(&tenant), IntegrationKind::Scim, "Entra", settings).await.expect("integration");
+    let integration = service.authenticate(&token.token).await.expect("token");
+    let setup = Setup { service: service.clone(), tenant: tenant.clone(), admin: Caller::admin(&tenant), integration, _dir: dir };
+    let sender = verified_sender().await;
+    let to = format!("{}@contoso.test", unique("uma"));
+    let user = create_user(&setup, &unique("uma"), Some(&to)).await;
+
+    let sent = Arc::new(tokio::sync::Notify::new());
+    let crashing = Arc::new(
+        OutboxMailer::new(service.clone(), SentThenCrashed { ses: SesMailer::new(client(), &sender, None), sent: sent.clone() }, config())
+            .with_policy(fast()),
+    );
+    let task = tokio::spawn({
+        let (crashing, tenant, user) = (crashing.clone(), tenant.clone(), user.clone());
+        async move { crashing.deliver_once(&tenant, &user).await }
+    });
+    sent.notified().await;
+    task.abort();
+    assert_eq!(sent_to(&to).len(), 1, "SES accepted it");
+    assert_eq!(service.outbox_email(&tenant, &user).await.expect("read").expect("item").email.state, OutboxState::Sending);
+
+    // While the lease holds, the stream record is handed back, nothing is sent.
+    let mailer = OutboxMailer::new(service.clone(), SesMailer::new(client(), &sender, None), config())
+        .with_policy(DeliveryPolicy { max_wait: Duration::ZERO, ..fast() });
+    assert_eq!(mailer.process_stream(&insert_record(&tenant, &user)).await.batch_item_failures.len(), 1);
+    assert_eq!(sent_to(&to).len(), 1);
+    // Once it expired, Lambda's next delivery of the record sends it again, and only once.
+    clock.advance(time::Duration::seconds(61));
+    for _ in 0..3 {
+        assert!(mailer.process_stream(&insert_record(&tenant, &user)).await.batch_item_failures.is_empty());
+    }
+    let messages = sent_to(&to);
+    assert_eq!(messages.len(), 2, "at least once: the one duplicate of the window");
+    assert_eq!((&messages[0]["subject"], &messages[0]["body"]), (&messages[1]["subject"], &messages[1]["body"]), "the same email");
+    let body = messages[1]["body"].as_str().expect("body");
+    let link = body.split("href=\"").nth(1).and_then(|s| s.split('"').next()).expect("a link in the HTML body");
+    let token = link.rsplit('/').next().expect("token");
+    let device = NewDevice { device_name: "phone".into(), device_type: DeviceType::Push, platform: "iOS".into() };
+    service.enroll_device(&config(), token, device.clone()).await.expect("the link works once");
+    assert_eq!(service.enroll_device(&config(), token, device).await.expect_err("used"), EnrollError::Used);
+    let item = service.outbox_email(&tenant, &user).await.expect("read").expect("item").email;
+    assert_eq!((item.state, item.attempts), (OutboxState::Sent, 2));
+    assert_eq!(item.message_id.as_deref(), messages[1]["id"].as_str());
 }

@@ -85,6 +85,12 @@ pub struct PendingEmail {
     /// Unix seconds: when the link was used to enroll a device (it works once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<i64>,
+    /// Unix seconds: when the link expires, fixed by the first lease. Every attempt signs
+    /// the same claims (tenant, user, nonce, this expiry), so an email sent twice (a crash
+    /// after the provider accepted it, before it was marked sent) carries the very same
+    /// single-use link twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_expires_at: Option<i64>,
 }
 
 /// A stored outbox item with its version (every change is conditional on it).
@@ -221,6 +227,7 @@ impl<S: ItemStore> Provisioning<S> {
             message_id: None,
             sent_at: None,
             used_at: None,
+            link_expires_at: None,
         })
     }
 

@@ -6,9 +6,12 @@
 //! - a replayed stream record, or ten tasks on the same record, find the item leased or
 //!   sent and do not send it again (only one conditional lease write can win);
 //! - a crash between lease and mark leaves a lease that expires, after which the item is
-//!   due again (gsi1 lists it under its lease expiry): never lost. (A crash after the
-//!   provider accepted the email but before the mark is the one case that sends twice, as
-//!   with any provider without idempotency keys.)
+//!   due again (gsi1 lists it under its lease expiry): never lost. A crash after the
+//!   provider accepted the email but before the mark is the one case that sends twice
+//!   (SES has no idempotency key: delivery is at least once). The duplicate is harmless:
+//!   the link's expiry is fixed by the first lease (`link_expires_at`), so every attempt
+//!   signs the same claims and the second email carries the very same single-use link
+//!   (same nonce, same token), identical content; using it once uses both.
 //! - a failed send is retried with exponential backoff; after
 //!   [`DeliveryPolicy::max_attempts`] it is `FAILED`, with the provider's reason in the
 //!   item and in the provisioning log.
@@ -218,11 +221,14 @@ impl<S: ItemStore, M: Mailer> OutboxMailer<S, M> {
                     _ => {}
                 },
             }
+            let link_expires_at =
+                email.link_expires_at.unwrap_or_else(|| (self.service.clock.now() + self.config.link_ttl).unix_timestamp());
             let leased = PendingEmail {
                 state: OutboxState::Sending,
                 attempts: email.attempts.saturating_add(1),
                 lease_until: Some(now.saturating_add(duration_millis(self.policy.lease))),
                 not_before: None,
+                link_expires_at: Some(link_expires_at),
                 ..email.clone()
             };
             match self.service.store.put(leased.to_item(current.version + 1), Condition::VersionEquals(current.version)).await {
@@ -238,9 +244,12 @@ impl<S: ItemStore, M: Mailer> OutboxMailer<S, M> {
 
     /// Sends an item this mailer holds the lease of, then records the outcome.
     async fn send_leased(&self, leased: OutboxItem) -> Result<Delivery> {
-        let now = self.service.clock.now();
         let email = &leased.email;
-        let expires = now + self.config.link_ttl;
+        // The expiry the first lease fixed (see the module docs): the same link every time.
+        let expires = email
+            .link_expires_at
+            .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok())
+            .unwrap_or_else(|| self.service.clock.now() + self.config.link_ttl);
         let claims = LinkClaims {
             tenant: email.tenant.clone(),
             user_id: email.user_id.clone(),

@@ -244,6 +244,33 @@ impl<S: ItemStore> Provisioning<S> {
         }
     }
 
+    /// The keys of a resource's children (its members, its devices) and of the memberships
+    /// naming it, when there are at most `room` in all: then they go into the delete's own
+    /// transaction, all or nothing with the resource. `None` when there are more (then
+    /// [`Self::delete_children`] pages through them first). The same three queries
+    /// either way.
+    pub(crate) async fn few_children(&self, tenant: &str, id: &str, room: usize) -> Result<Option<Vec<item_store::Key>>> {
+        let partition = keys::resource_partition(tenant, id);
+        let queries = [
+            Query::partition(partition.clone()).sort(SortKey::Prefix(keys::membership_prefix().into())),
+            Query::partition(partition).sort(SortKey::Prefix(keys::device_prefix().into())),
+            Query::index(GSI2, keys::member_of(tenant, id)),
+        ];
+        // A group that is its own member shows up twice: each key once.
+        let mut found = std::collections::BTreeSet::new();
+        for query in queries {
+            let page = self.store.query(&query.limit(PAGE)).await?;
+            if page.cursor.is_some() {
+                return Ok(None);
+            }
+            found.extend(page.items.into_iter().map(|item| item.key));
+            if found.len() > room {
+                return Ok(None);
+            }
+        }
+        Ok(Some(found.into_iter().collect()))
+    }
+
     /// Removes a resource's children and the memberships naming it (before the resource
     /// itself, so that a failure leaves a resource to delete again, not orphans).
     pub(crate) async fn delete_children(&self, tenant: &str, id: &str) -> Result<()> {

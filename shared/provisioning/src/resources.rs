@@ -7,7 +7,7 @@
 //! read-then-write), the seat counter (users) and the log entry; member changes follow
 //! in batches of 100 (see `members`).
 
-use item_store::{Condition, ItemStore, Key, Query, TransactOp};
+use item_store::{Condition, ItemStore, Key, MAX_TRANSACT_OPS, Query, TransactOp};
 use scim::etag::check_if_match;
 use scim::list::{ListQuery, ListResponse, page, sort};
 use scim::patch::{ApartChange, PatchRequest, ValuesChange, apply_patch};
@@ -55,6 +55,10 @@ pub struct Written {
 const RESOURCE_OP: usize = 0;
 const UNIQUENESS_OP: usize = 1;
 const SEAT_OP: usize = 2;
+
+/// The most operations a delete's transaction holds besides the children it removes: the
+/// resource, its uniqueness item, the outbox item and the seat counter (users), the log.
+const MAX_DELETE_FIXED_OPS: usize = 5;
 
 /// Attributes stored apart (a group's `members`) taken out of a prepared resource.
 fn take_apart(descriptor: &TypeDescriptor, resource: &mut Value) -> Vec<Value> {
@@ -298,7 +302,14 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        let mut result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_replace(caller, descriptor, id, body, if_match).await;
+        }
         self.logged(caller, LogOperation::Replace, descriptor.name(), Some(id), result).await
     }
 
@@ -339,7 +350,17 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        // Without If-Match the client asked for no version: a PATCH that lost the race for
+        // the resource's version (a concurrent PATCH adding other members, say) is applied
+        // again to the newer version instead of failing (nothing of it was written).
+        let mut result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_patch(caller, descriptor, id, body, if_match).await;
+        }
         self.logged(caller, LogOperation::Patch, descriptor.name(), Some(id), result).await
     }
 
@@ -466,7 +487,14 @@ impl<S: ItemStore> Provisioning<S> {
     /// DELETE: the resource with its devices and memberships (paged), its uniqueness item
     /// and (users) its seat.
     pub async fn delete(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, if_match: Option<&str>) -> Result<()> {
-        let result = self.try_delete(caller, descriptor, id, if_match).await;
+        let mut result = self.try_delete(caller, descriptor, id, if_match).await;
+        for attempt in 1..MAX_COUNTER_RETRIES {
+            if !lost_version_race(if_match, &result) {
+                break;
+            }
+            backoff(attempt).await;
+            result = self.try_delete(caller, descriptor, id, if_match).await;
+        }
         self.logged(caller, LogOperation::Delete, descriptor.name(), Some(id), result).await
     }
 
@@ -479,7 +507,17 @@ impl<S: ItemStore> Provisioning<S> {
         }
         check_if_match(if_match, record.version)?;
         let tenant = &caller.tenant;
-        self.delete_children(tenant, id).await?;
+        // Few children (the usual user in a few groups) are deleted in the resource's own
+        // transaction, so a failed delete leaves everything as it was; many are deleted a
+        // page at a time first (a failure then leaves the resource with fewer children, and
+        // the retried DELETE finishes the job).
+        let children = match self.few_children(tenant, id, MAX_TRANSACT_OPS - MAX_DELETE_FIXED_OPS).await? {
+            Some(children) => children,
+            None => {
+                self.delete_children(tenant, id).await?;
+                Vec::new()
+            }
+        };
         for attempt in 0..MAX_COUNTER_RETRIES {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -499,6 +537,7 @@ impl<S: ItemStore> Provisioning<S> {
             }
             let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
             ops.push(TransactOp::Put { item: log, condition: Condition::Absent });
+            ops.extend(children.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: Condition::None }));
             match self.store.transact(ops).await {
                 Ok(()) => return Ok(()),
                 Err(error) if failed_at(&error, RESOURCE_OP) => return Err(version_conflict(if_match, descriptor, id)),
@@ -618,6 +657,13 @@ impl<S: ItemStore> Provisioning<S> {
             previous_cursor: None,
         })
     }
+}
+
+/// Whether a write without If-Match failed only because a concurrent write changed the
+/// resource's version between its read and its conditional write (then nothing of it was
+/// written, and it can be applied again to the newer version).
+fn lost_version_race<T>(if_match: Option<&str>, result: &Result<T>) -> bool {
+    if_match.is_none() && matches!(result, Err(Error::Scim(e)) if e.scim_type == Some(ScimType::InvalidVers))
 }
 
 fn version_conflict(if_match: Option<&str>, descriptor: &TypeDescriptor, id: &str) -> Error {

@@ -112,3 +112,53 @@ async fn adding_k_members_costs_ceil_k_over_100_transactions_and_get_without_mem
     assert!(delete.transact >= 10, "{delete:?}");
     eprintln!("measured: delete group with 1000 members = {delete:?}");
 }
+
+/// DESIGN.md: "any request is O(its own data)". Adding one member and reading a group
+/// without its members cost the same at 10 members and at 2,000; a cursor page costs the
+/// same at page 1 and at page 50. (The 100,000 figures: `scale.rs`, ignored.)
+#[tokio::test]
+async fn member_patch_group_get_and_cursor_pages_cost_the_same_small_and_large() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let store = service.store();
+    let small = id_of(&service.create(&entra, &GROUPS, &group_body("Small")).await.unwrap().resource);
+    let large = id_of(&service.create(&entra, &GROUPS, &group_body("Large")).await.unwrap().resource);
+    let fill = |prefix: &'static str, n: usize| {
+        patch(json!([{"op":"Add","path":"members","value":members((0..n).map(move |i| format!("{prefix}{i}")))}]))
+    };
+    service.patch(&entra, &GROUPS, &small, &fill("s", 10), None).await.unwrap();
+    service.patch(&entra, &GROUPS, &large, &fill("l", 2000), None).await.unwrap();
+
+    let mut costs = Vec::new();
+    for (group, member) in [(&small, "one-more-s"), (&large, "one-more-l")] {
+        store.take();
+        let add = patch(json!([{"op":"Add","path":"members","value":[{"value": member}]}]));
+        service.patch(&entra, &GROUPS, group, &add, None).await.unwrap();
+        let add_one = store.take();
+        service.get(&entra, &GROUPS, group, &selection(None, Some("members"))).await.unwrap();
+        let get = store.take();
+        costs.push((add_one, get));
+    }
+    eprintln!("measured: (add 1 member, GET excludedAttributes=members) at 10 members = {:?}, at 2000 = {:?}", costs[0], costs[1]);
+    assert_eq!(costs[0], costs[1], "the cost does not depend on the group's size");
+    assert_eq!((costs[0].0.get, costs[0].0.transact, costs[0].0.total()), (1, 1, 2), "add one member: 1 read + 1 transaction");
+    assert_eq!(costs[0].1.total(), 1, "GET without members: 1 read");
+
+    // 505: page 50 is full and not the last.
+    for n in 0..505 {
+        service.create(&entra, &USERS, &json!({"userName": format!("page{n:04}")})).await.unwrap();
+    }
+    let mut cursor = String::new();
+    let mut per_page = Vec::new();
+    for _ in 0..50 {
+        store.take();
+        let page = service.list(&entra, &USERS, &query(&[("count", "10"), ("cursor", &cursor)])).await.unwrap();
+        per_page.push(store.take());
+        assert_eq!(page.resources.len(), 10);
+        cursor = page.next_cursor.clone().unwrap_or_else(|| panic!("more pages after page {}: {page:?}", per_page.len()));
+    }
+    eprintln!("measured: cursor page 1 = {:?}, page 50 = {:?}", per_page[0], per_page[49]);
+    assert!(per_page.iter().all(|c| *c == per_page[0]), "every page costs the same: {per_page:?}");
+    assert_eq!(per_page[0].total(), 1, "one query per page");
+}

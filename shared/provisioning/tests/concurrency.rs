@@ -182,3 +182,36 @@ async fn writers_racing_for_the_seat_counter_all_get_through() {
     }
     assert_eq!(service.seats(&tenant.id).await.unwrap().used, 320);
 }
+
+/// Without If-Match a PATCH asks for no version: concurrent member PATCHes of one group
+/// all apply (a loser of the race for the group's version is applied again to the newer
+/// version), so no member is lost and nobody gets a 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_member_patches_without_if_match_all_apply() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let initial: Vec<serde_json::Value> = (0..4).map(|n| json!({"value": format!("initial{n}")})).collect();
+    let group = service.create(&entra, &GROUPS, &json!({"displayName": "Race", "members": initial})).await.unwrap();
+    let group = id_of(&group.resource);
+    let tasks: Vec<_> = (0..12)
+        .map(|n| {
+            let (service, entra, group) = (service.clone(), entra.clone(), group.clone());
+            let mut operations = vec![json!({"op": "add", "path": "members", "value": [{"value": format!("m{n}")}]})];
+            if n < 4 {
+                operations.push(json!({"op": "remove", "path": format!("members[value eq \"initial{n}\"]")}));
+            }
+            tokio::spawn(async move { service.patch(&entra, &GROUPS, &group, &patch(json!(operations)), None).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("no 409: the PATCH is applied to the newer version");
+    }
+    let got = service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap();
+    let mut members: Vec<&str> = got["members"].as_array().unwrap().iter().filter_map(|m| m["value"].as_str()).collect();
+    members.sort_unstable();
+    let mut expected: Vec<String> = (0..12).map(|n| format!("m{n}")).collect();
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+    assert_eq!(got["meta"]["version"], "W/\"13\"", "one version per PATCH");
+}

@@ -339,6 +339,53 @@ async fn a_crash_while_sending_loses_nothing_the_lease_expires_and_it_is_sent_on
     assert_eq!(recording.sent().len(), 1);
 }
 
+/// A mailer whose provider accepts the email, then the process "crashes" before the
+/// mailer can mark it sent (the send never returns).
+struct SentThenCrashed(Arc<Recording>);
+
+impl Mailer for SentThenCrashed {
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        self.0.send(email).await?;
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_the_provider_accepted_before_the_mark_resends_the_identical_single_use_link() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let dir = tempfile::tempdir().expect("dir");
+    let store = embedded_store::EmbeddedStore::open(dir.path().join("items.redb")).expect("store");
+    let service = Arc::new(Provisioning::with_clock(Arc::new(item_store::CountingStore::new(store)), clock.clone()));
+    let tenant = tenant(&service, None).await;
+    let (mailing, _) = integration(&service, &tenant, SENDING).await;
+    let id = id_of(&service.create(&mailing, &USERS, &entra_user("di")).await.expect("create").resource);
+
+    // Sent, then the crash: the item stays leased (SENDING), not marked SENT.
+    let recording = Arc::new(Recording::default());
+    let crashed = OutboxMailer::new(service.clone(), SentThenCrashed(recording.clone()), config()).with_policy(fast());
+    assert!(tokio::time::timeout(Duration::from_millis(200), crashed.deliver_once(&tenant.id, &id)).await.is_err());
+    assert_eq!(recording.sent().len(), 1, "the provider accepted it");
+    assert_eq!(service.outbox_email(&tenant.id, &id).await.expect("read").expect("item").email.state, OutboxState::Sending);
+
+    // Some time later the lease expires and another mailer sends it again: at least once
+    // (SES has no idempotency key), never lost.
+    clock.advance(time::Duration::seconds(61));
+    let mailer = OutboxMailer::new(service.clone(), recording.clone(), config()).with_policy(fast());
+    assert!(matches!(mailer.drain_once(10).await.expect("drain").as_slice(), [Delivery::Sent { .. }]));
+    assert!(mailer.drain_once(10).await.expect("drain").is_empty(), "sent: not due again");
+    let sent = recording.sent();
+    assert_eq!(sent.len(), 2, "the one duplicate the window allows");
+    // The duplicate is harmless: the same email, with the same link, which works once.
+    assert_eq!(sent[0], sent[1], "identical content and link, although the second went out 61 s later");
+    let token = token_of(&link_in(&sent[0].text)).to_string();
+    service.enroll_device(&config(), &token, device("phone")).await.expect("the link enrolls once");
+    assert_eq!(service.enroll_device(&config(), &token, device("again")).await.expect_err("used"), EnrollError::Used);
+    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 1));
+    let outbox = service.outbox_email(&tenant.id, &id).await.expect("read").expect("item");
+    assert_eq!(outbox.email.state, OutboxState::Sent);
+    assert_eq!(outbox.email.attempts, 2);
+}
+
 #[tokio::test]
 async fn rejected_emails_are_retried_with_backoff_then_recorded_as_failed_with_the_reason() {
     let service = service().await;

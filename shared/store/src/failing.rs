@@ -23,10 +23,19 @@ impl Fault {
 
 /// Wraps a store; after [`FailingStore::fail_next`], the next `n` calls (of any kind) fail
 /// with the fault without reaching the inner store, so they write nothing.
+/// [`FailingStore::fail_after`] lets `skip` calls through first, so that a test can fail
+/// each step of an operation in turn.
 #[derive(Debug)]
 pub struct FailingStore<S> {
     inner: S,
-    pending: Mutex<Option<(Fault, u32)>>,
+    pending: Mutex<Option<Armed>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Armed {
+    fault: Fault,
+    skip: u32,
+    left: u32,
 }
 
 impl<S> FailingStore<S> {
@@ -40,10 +49,26 @@ impl<S> FailingStore<S> {
 
     /// Makes the next `n` calls fail with `fault`.
     pub fn fail_next(&self, n: u32, fault: Fault) {
-        *self.lock() = (n > 0).then_some((fault, n));
+        self.fail_after(0, n, fault);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Fault, u32)>> {
+    /// Lets the next `skip` calls through, then makes `n` calls fail with `fault`.
+    pub fn fail_after(&self, skip: u32, n: u32, fault: Fault) {
+        *self.lock() = (n > 0).then_some(Armed { fault, skip, left: n });
+    }
+
+    /// Whether injected failures are still to come (`false` once they all happened, or
+    /// after [`FailingStore::disarm`]).
+    pub fn armed(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// Cancels the failures still to come.
+    pub fn disarm(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Armed>> {
         // A poisoned lock only means a test panicked elsewhere; the state is still usable.
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -51,10 +76,14 @@ impl<S> FailingStore<S> {
     /// The injected error for this call, if any (and counts it down).
     fn injected(&self) -> Option<StoreError> {
         let mut pending = self.lock();
-        let (fault, left) = pending.as_mut()?;
-        let error = fault.error();
-        *left -= 1;
-        if *left == 0 {
+        let armed = pending.as_mut()?;
+        if armed.skip > 0 {
+            armed.skip -= 1;
+            return None;
+        }
+        let error = armed.fault.error();
+        armed.left -= 1;
+        if armed.left == 0 {
             *pending = None;
         }
         Some(error)
@@ -138,5 +167,22 @@ mod tests {
         store.inner().fail_next(1, Fault::Throttled { retry_after });
         let handle = tokio::spawn(async move { store.query(&Query::partition("p")).await });
         assert_eq!(handle.await.ok(), Some(Err(StoreError::Throttled { retry_after })));
+    }
+
+    #[tokio::test]
+    async fn fail_after_lets_calls_through_first_and_reports_whether_armed() {
+        let store = FailingStore::new(Empty);
+        let key = Key::new("p", "s");
+        store.fail_after(2, 1, Fault::Unavailable);
+        assert!(store.armed());
+        assert_eq!(store.get(&key).await, Ok(None));
+        assert_eq!(store.get(&key).await, Ok(None));
+        assert!(store.armed());
+        assert!(matches!(store.get(&key).await, Err(StoreError::Unavailable(_))));
+        assert!(!store.armed());
+        assert_eq!(store.get(&key).await, Ok(None));
+        store.fail_after(5, 1, Fault::Unavailable);
+        store.disarm();
+        assert!(!store.armed());
     }
 }
