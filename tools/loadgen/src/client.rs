@@ -34,13 +34,17 @@ impl Target {
         }
         let authority = uri.authority().ok_or_else(|| format!("--url {url:?} has no host"))?;
         let authority = if authority.port().is_some() { authority.to_string() } else { format!("{}:80", authority.host()) };
-        let host = HeaderValue::from_str(uri.authority().map(|a| a.as_str()).unwrap_or_default()).map_err(|e| format!("--url host: {e}"))?;
+        let host =
+            HeaderValue::from_str(uri.authority().map(|a| a.as_str()).unwrap_or_default()).map_err(|e| format!("--url host: {e}"))?;
         let base_path = uri.path().trim_end_matches('/').to_string();
         let extra_query = uri.query().filter(|q| !q.is_empty()).map(str::to_string);
         let authorization = if token.is_empty() {
             None
         } else {
-            Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| "--token holds characters not allowed in a header".to_string())?)
+            Some(
+                HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| "--token holds characters not allowed in a header".to_string())?,
+            )
         };
         Ok(Target { authority, host, base_path, extra_query, authorization })
     }
@@ -84,7 +88,8 @@ impl Connection {
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
         let stream = TcpStream::connect(&self.target.authority).await.map_err(|e| format!("connect: {}", e.kind()))?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });

@@ -154,7 +154,14 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
             } else {
                 println!("{}: first start (empty data folder) {:.1} ms", binary.display(), starts.first_ms);
                 let each: Vec<String> = r.ms.iter().map(|ms| format!("{ms:.1}")).collect();
-                println!("{} restarts: median {:.1} ms, min {:.1} ms, max {:.1} ms ({})", r.ms.len(), r.median(), r.min(), r.max(), each.join(" "));
+                println!(
+                    "{} restarts: median {:.1} ms, min {:.1} ms, max {:.1} ms ({})",
+                    r.ms.len(),
+                    r.median(),
+                    r.min(),
+                    r.max(),
+                    each.join(" ")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
