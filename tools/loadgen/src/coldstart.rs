@@ -106,10 +106,10 @@ async fn local_start(binary: &Path, data_dir: &Path) -> Result<f64, String> {
         if let Some((integration, token)) = read_credentials(data_dir) {
             let target = Target::new(&format!("http://127.0.0.1:{port}/scim/v2/{integration}"), &token)?;
             let mut connection = Connection::new(target, Duration::from_secs(5));
-            if let Ok(answer) = connection.send(Method::GET, "/Users", Some(&query), None).await {
-                if answer.status == 200 {
-                    break Ok(started.elapsed().as_secs_f64() * 1000.0);
-                }
+            if let Ok(answer) = connection.send(Method::GET, "/Users", Some(&query), None).await
+                && answer.status == 200
+            {
+                break Ok(started.elapsed().as_secs_f64() * 1000.0);
             }
         }
         tokio::time::sleep(Duration::from_micros(500)).await;
