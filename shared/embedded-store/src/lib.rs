@@ -13,8 +13,11 @@
 //!   any of its writes, so a request whose condition fails writes nothing and does not
 //!   affect the others — commits once, and only then answers every request of the batch.
 //!   Concurrent writers share fsyncs; a lone writer pays one per write.
-//! - **Reads** run in redb read transactions on tokio's blocking pool, so the async
-//!   executor is never blocked on disk. They see every write that has been acknowledged.
+//! - **Reads** run in redb read transactions on the calling task: a get or one query
+//!   page is a few microseconds (pages in redb's cache or the OS page cache), far less
+//!   than handing it to tokio's blocking pool, which cost the local server half its read
+//!   throughput in thread switches (measured: README, "Performance"). They see every
+//!   write that has been acknowledged.
 
 mod keys;
 
@@ -144,15 +147,6 @@ impl EmbeddedStore {
             Err(StoreError::TransactionCanceled { .. }) => Err(StoreError::ConditionFailed),
             other => other,
         }
-    }
-
-    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
-    {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || read(&db)).await.map_err(unavailable("read task"))?
     }
 }
 
@@ -316,15 +310,12 @@ impl ItemStore for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
         let key = keys::item_key(key);
-        self.read(move |db| {
-            let txn = db.begin_read().map_err(unavailable("begin read"))?;
-            let items = txn.open_table(ITEMS).map_err(unavailable("open items"))?;
-            match items.get(key.as_slice()).map_err(unavailable("get"))? {
-                Some(bytes) => decode(bytes.value()).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await
+        let txn = self.db.begin_read().map_err(unavailable("begin read"))?;
+        let items = txn.open_table(ITEMS).map_err(unavailable("open items"))?;
+        match items.get(key.as_slice()).map_err(unavailable("get"))? {
+            Some(bytes) => decode(bytes.value()).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
@@ -345,7 +336,6 @@ impl ItemStore for EmbeddedStore {
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         validate_query(query)?;
-        let query = query.clone();
-        self.read(move |db| run_query(db, &query)).await
+        run_query(&self.db, query)
     }
 }
