@@ -115,7 +115,10 @@ impl EmbeddedStore {
     /// open at a time.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = Database::builder().set_cache_size(CACHE_BYTES).create(path).map_err(|e| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display())))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display())))?;
         // Create the tables up front so that readers never meet a missing table.
         let txn = db.begin_write().map_err(unavailable("begin write"))?;
         txn.open_table(ITEMS).map_err(unavailable("open items"))?;

@@ -113,26 +113,11 @@ pub trait EaaDirectory: Send + Sync {
 }
 
 /// A borrowed or boxed directory is a directory (wrappers take either).
-impl<T: EaaDirectory + ?Sized> EaaDirectory for &T {
-    fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
-        (**self).directories(offset)
-    }
-
-    fn groups<'a>(&'a self, directory: &'a str, offset: u64) -> BoxFuture<'a, Result<EaaPage<EaaGroup>, EaaError>> {
-        (**self).groups(directory, offset)
-    }
-
-    fn group_users<'a>(
-        &'a self,
-        directory: &'a str,
-        group: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, Result<EaaPage<EaaGroupUser>, EaaError>> {
-        (**self).group_users(directory, group, offset)
-    }
-}
-
-impl<T: EaaDirectory + ?Sized> EaaDirectory for Box<T> {
+impl<P> EaaDirectory for P
+where
+    P: std::ops::Deref + Send + Sync,
+    P::Target: EaaDirectory,
+{
     fn directories(&self, offset: u64) -> BoxFuture<'_, Result<EaaPage<EaaDirectoryInfo>, EaaError>> {
         (**self).directories(offset)
     }
