@@ -302,14 +302,7 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let mut result = self.try_replace(caller, descriptor, id, body, if_match).await;
-        for attempt in 1..MAX_COUNTER_RETRIES {
-            if !lost_version_race(if_match, &result) {
-                break;
-            }
-            backoff(attempt).await;
-            result = self.try_replace(caller, descriptor, id, body, if_match).await;
-        }
+        let result = again_after_lost_races(if_match, || self.try_replace(caller, descriptor, id, body, if_match)).await;
         self.logged(caller, LogOperation::Replace, descriptor.name(), Some(id), result).await
     }
 
@@ -350,17 +343,9 @@ impl<S: ItemStore> Provisioning<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        // Without If-Match the client asked for no version: a PATCH that lost the race for
-        // the resource's version (a concurrent PATCH adding other members, say) is applied
-        // again to the newer version instead of failing (nothing of it was written).
-        let mut result = self.try_patch(caller, descriptor, id, body, if_match).await;
-        for attempt in 1..MAX_COUNTER_RETRIES {
-            if !lost_version_race(if_match, &result) {
-                break;
-            }
-            backoff(attempt).await;
-            result = self.try_patch(caller, descriptor, id, body, if_match).await;
-        }
+        // A PATCH that lost the race for the version without If-Match (a concurrent PATCH
+        // adding other members, say) is applied again to the newer version.
+        let result = again_after_lost_races(if_match, || self.try_patch(caller, descriptor, id, body, if_match)).await;
         self.logged(caller, LogOperation::Patch, descriptor.name(), Some(id), result).await
     }
 
@@ -487,14 +472,7 @@ impl<S: ItemStore> Provisioning<S> {
     /// DELETE: the resource with its devices and memberships (paged), its uniqueness item
     /// and (users) its seat.
     pub async fn delete(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, if_match: Option<&str>) -> Result<()> {
-        let mut result = self.try_delete(caller, descriptor, id, if_match).await;
-        for attempt in 1..MAX_COUNTER_RETRIES {
-            if !lost_version_race(if_match, &result) {
-                break;
-            }
-            backoff(attempt).await;
-            result = self.try_delete(caller, descriptor, id, if_match).await;
-        }
+        let result = again_after_lost_races(if_match, || self.try_delete(caller, descriptor, id, if_match)).await;
         self.logged(caller, LogOperation::Delete, descriptor.name(), Some(id), result).await
     }
 
@@ -662,8 +640,24 @@ impl<S: ItemStore> Provisioning<S> {
 /// Whether a write without If-Match failed only because a concurrent write changed the
 /// resource's version between its read and its conditional write (then nothing of it was
 /// written, and it can be applied again to the newer version).
-fn lost_version_race<T>(if_match: Option<&str>, result: &Result<T>) -> bool {
-    if_match.is_none() && matches!(result, Err(Error::Scim(e)) if e.scim_type == Some(ScimType::InvalidVers))
+/// Runs `attempt` again (with backoff) while it lost the race for the resource's version
+/// and the client sent no `If-Match`: the client asked for no particular version, and
+/// nothing of the losing attempt was written. With `If-Match` the 412 stands.
+async fn again_after_lost_races<T, F, Fut>(if_match: Option<&str>, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut result = attempt().await;
+    for retry in 1..MAX_COUNTER_RETRIES {
+        let lost = if_match.is_none() && matches!(&result, Err(Error::Scim(e)) if e.scim_type == Some(ScimType::InvalidVers));
+        if !lost {
+            break;
+        }
+        backoff(retry).await;
+        result = attempt().await;
+    }
+    result
 }
 
 fn version_conflict(if_match: Option<&str>, descriptor: &TypeDescriptor, id: &str) -> Error {
