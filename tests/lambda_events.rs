@@ -223,10 +223,10 @@ fn ssm_client() -> aws_sdk_ssm::Client {
 #[tokio::test(flavor = "multi_thread")]
 async fn mailer_stream_and_enroll_events_through_the_glue() {
     use aws_adapters::SesMailer;
-    use provisioning::enroll::EnrollmentConfig;
-    use provisioning::enroll_link::LinkClaims;
+    use provisioning::enrollment::EnrollmentConfig;
+    use provisioning::enrollment::LinkClaims;
+    use provisioning::enrollment::OutboxMailer;
     use provisioning::enrollment::OutboxState;
-    use provisioning::mail_delivery::OutboxMailer;
     use provisioning::{Caller, IntegrationKind, Settings};
 
     // The key as the template's functions read it: a SecureString, in hex.
@@ -266,13 +266,13 @@ async fn mailer_stream_and_enroll_events_through_the_glue() {
     let sample = h.event("mailer-stream.json").to_string();
     let record = sample.replace("7d0f9a4e-3b1c-4f4a-9a53-2f7f0d3c1b10", &tenant).replace("5b2c8e1a-6f0d-4d2e-8c7b-1a9e3f4d5c6b", &user_id);
     let record: Value = serde_json::from_str(&record).expect("stream event");
-    let answer = lambda_glue::handle_stream(&mailer, record.clone()).await.expect("mailer handler");
+    let answer = lambda_glue::stream::handle_stream(&mailer, record.clone()).await.expect("mailer handler");
     assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
     let outbox = service.outbox_email(&tenant, &user_id).await.expect("outbox").expect("outbox item");
     assert_eq!(outbox.email.state, OutboxState::Sent);
     // A replay (Lambda delivers at least once) sends nothing again and succeeds.
-    assert_eq!(lambda_glue::handle_stream(&mailer, record).await.expect("replay")["batchItemFailures"], serde_json::json!([]));
-    assert!(lambda_glue::handle_stream(&mailer, serde_json::json!({"Records": "x"})).await.is_err());
+    assert_eq!(lambda_glue::stream::handle_stream(&mailer, record).await.expect("replay")["batchItemFailures"], serde_json::json!([]));
+    assert!(lambda_glue::stream::handle_stream(&mailer, serde_json::json!({"Records": "x"})).await.is_err());
 
     // The link the email carries (same key, the outbox item's nonce).
     let expires_at = outbox.email.queued_at + 3600 * 24;

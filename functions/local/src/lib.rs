@@ -11,6 +11,8 @@
 //! default) and on "sync now", with credentials files under `<data dir>/eaa-credentials`.
 
 mod eaa_schedule;
+pub mod enrollment_key;
+pub mod file_mailer;
 
 use std::future::Future;
 use std::io;
@@ -27,12 +29,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use item_store::ItemStore;
-use provisioning::enroll::{DEFAULT_PRODUCT_NAME, EnrollmentConfig};
-use provisioning::enroll_link::load_or_create_key;
-use provisioning::mail_delivery::OutboxMailer;
-use provisioning::mailer::FileMailer;
+use provisioning::enrollment::{DEFAULT_PRODUCT_NAME, EnrollmentConfig, PRODUCT_NAME_ENV};
+use provisioning::enrollment::{Mailer, OutboxMailer};
 use provisioning::{Caller, IntegrationKind, Provisioning, Settings};
 use scim_http::{Ingress, MAX_BODY_BYTES, Router};
+
+use crate::enrollment_key::load_or_create_key;
+use crate::file_mailer::FileMailer;
 
 pub use eaa_schedule::{LocalTrigger, eaa_credentials_dir, file_connector, spawn_eaa_scheduler};
 use serde::{Deserialize, Serialize};
@@ -131,7 +134,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish (up to [`DRAIN_TIMEOUT`]).
+/// finish (up to `DRAIN_TIMEOUT`, 10 s).
 pub async fn serve<S: ItemStore + 'static>(listener: TcpListener, router: Router<S>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -228,8 +231,8 @@ pub fn outbox_dir(data_dir: &Path) -> PathBuf {
 /// (created on first start, so links survive restarts) and links to this server's
 /// `/enroll`. The product name comes from `PRODUCT_NAME` as in AWS.
 pub fn enrollment_config(data_dir: &Path, origin: &str) -> io::Result<EnrollmentConfig> {
-    let key = load_or_create_key(data_dir).map_err(|e| io::Error::other(e.detail()))?;
-    let product = std::env::var(provisioning::enroll::PRODUCT_NAME_ENV).ok().filter(|p| !p.trim().is_empty());
+    let key = load_or_create_key(data_dir)?;
+    let product = std::env::var(PRODUCT_NAME_ENV).ok().filter(|p| !p.trim().is_empty());
     Ok(EnrollmentConfig::new(key, format!("{origin}/enroll"), product.unwrap_or_else(|| DEFAULT_PRODUCT_NAME.to_string())))
 }
 
@@ -242,5 +245,16 @@ pub fn spawn_mailer<S: ItemStore + 'static>(
     data_dir: &Path,
 ) -> tokio::task::JoinHandle<()> {
     let mailer = OutboxMailer::new(service, FileMailer::new(outbox_dir(data_dir), LOCAL_SENDER), config);
-    tokio::spawn(async move { mailer.run_drain_loop(MAILER_EVERY, MAILER_BATCH).await })
+    tokio::spawn(async move { drain_outbox_forever(&mailer, MAILER_EVERY, MAILER_BATCH).await })
+}
+
+/// The local server's background mailer: drains the outbox every `every`, forever (spawn
+/// it). A failing pass is logged and retried on the next one.
+pub async fn drain_outbox_forever<S: ItemStore, M: Mailer>(mailer: &OutboxMailer<S, M>, every: Duration, batch: u32) {
+    loop {
+        if let Err(error) = mailer.drain_once(batch).await {
+            tracing::warn!(retry_in = ?every, detail = %error.detail(), "mailer: outbox pass failed");
+        }
+        tokio::time::sleep(every).await;
+    }
 }

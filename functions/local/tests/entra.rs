@@ -1,4 +1,4 @@
-//! Every request shape of ENTRA.md, over real HTTP, against the real `scim-local` binary.
+//! Every request shape of docs/ENTRA.md, over real HTTP, against the real `scim-local` binary.
 
 mod common;
 
@@ -16,7 +16,7 @@ fn start() -> (tempfile::TempDir, Server) {
     (dir, server)
 }
 
-/// Entra's exact create body (ENTRA.md section 4).
+/// Entra's exact create body (docs/ENTRA.md §4).
 fn entra_user(user_name: &str, external_id: &str) -> Value {
     json!({"schemas":[USER_SCHEMA, ENTERPRISE],
      "externalId": external_id,"userName": user_name,"active":true,

@@ -24,16 +24,15 @@ impl LambdaSyncTrigger {
         LambdaSyncTrigger { client, function: function.to_string() }
     }
 
-    /// With the environment's credentials and region, invoking the function named by the
+    /// With `config`'s credentials and region, invoking the function named by the
     /// variable `name` (`EAA_SYNC_FUNCTION` for the admin API; Lambda's own
     /// `AWS_LAMBDA_FUNCTION_NAME` for the sync function's continuations).
-    pub async fn from_env(name: &str) -> Result<Self, String> {
+    pub fn from_env(config: &aws_config::SdkConfig, name: &str) -> Result<Self, String> {
         let function = std::env::var(name)
             .ok()
             .filter(|f| !f.trim().is_empty())
             .ok_or_else(|| format!("{name} is not set: the EAA sync function's name"))?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(LambdaSyncTrigger::new(Client::new(&config), function.trim()))
+        Ok(LambdaSyncTrigger::new(Client::new(config), function.trim()))
     }
 }
 

@@ -28,6 +28,7 @@ pub mod ssm;
 use std::collections::HashMap;
 use std::time::Duration;
 
+pub use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
@@ -43,6 +44,12 @@ use retry::Failure;
 pub use retry::RetryPolicy;
 pub use ses::SesMailer;
 
+/// The AWS configuration of the environment (the Lambda runtime's role and region):
+/// loaded once per cold start and handed to every client the function builds.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
 type Av = HashMap<String, AttributeValue>;
 
 /// The item store on one DynamoDB table (see the crate docs for the mapping).
@@ -54,7 +61,7 @@ pub struct DynamoDbStore {
 }
 
 /// The longest one DynamoDB request attempt may take in the Lambda functions
-/// ([`DynamoDbStore::from_env`]) before it counts as failed and [`RetryPolicy`] takes
+/// ([`DynamoDbStore::from_config`]) before it counts as failed and [`RetryPolicy`] takes
 /// over. Without it, an endpoint that accepts connections and never answers holds a
 /// request until the function times out (no SCIM error, no `Retry-After`). DynamoDB
 /// answers in milliseconds; 1.5 s times the default 5 attempts, plus backoff, stays under
@@ -82,11 +89,10 @@ impl DynamoDbStore {
         Self { client: Client::from_conf(config), ..self }
     }
 
-    /// A store on `table` with the credentials and region of the environment (the Lambda
-    /// runtime's role); attempts time out after [`ATTEMPT_TIMEOUT`].
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(&Client::new(&config), table).with_attempt_timeout(ATTEMPT_TIMEOUT)
+    /// A store on `table` with the credentials and region of `config` (the Lambda
+    /// runtime's role, see [`load_sdk_config`]); attempts time out after [`ATTEMPT_TIMEOUT`].
+    pub fn from_config(config: &SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(&Client::new(config), table).with_attempt_timeout(ATTEMPT_TIMEOUT)
     }
 
     /// Replaces the retry policy.

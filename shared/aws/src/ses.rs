@@ -9,7 +9,7 @@ use aws_sdk_ses::config::http::HttpResponse;
 use aws_sdk_ses::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ses::operation::send_email::SendEmailError;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
-use provisioning::mailer::{Email, Mailer, SendError};
+use provisioning::enrollment::{Email, Mailer, SendError};
 
 /// The verified sender address (`From`), e.g. `MFA <no-reply@example.com>`.
 pub const SENDER_ENV: &str = "SES_SENDER";
@@ -33,13 +33,12 @@ impl SesMailer {
         SesMailer { client, sender: sender.into(), configuration_set }
     }
 
-    /// With the environment's credentials and region, the sender from `SES_SENDER` and the
+    /// With `config`'s credentials and region, the sender from `SES_SENDER` and the
     /// configuration set from `SES_CONFIGURATION_SET` (if set and not empty).
-    pub async fn from_env() -> Result<Self, String> {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, String> {
         let sender = std::env::var(SENDER_ENV).map_err(|_| format!("{SENDER_ENV} is not set: the verified SES sender address"))?;
         let configuration_set = std::env::var(CONFIGURATION_SET_ENV).ok().filter(|s| !s.trim().is_empty());
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(Client::new(&config), sender, configuration_set))
+        Ok(Self::new(Client::new(config), sender, configuration_set))
     }
 
     pub fn sender(&self) -> &str {

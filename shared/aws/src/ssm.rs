@@ -6,7 +6,7 @@
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::DisplayErrorContext;
 use provisioning::EaaError;
-use provisioning::enroll_link::LinkKey;
+use provisioning::enrollment::LinkKey;
 
 use eaa_client::{EaaCredentials, EaaCredentialsSource};
 
@@ -26,15 +26,14 @@ pub async fn link_key(client: &Client, name: &str) -> Result<LinkKey, String> {
     LinkKey::from_hex(value).map_err(|e| format!("the enrollment key parameter {name}: {}", e.detail()))
 }
 
-/// The link key in the parameter named by [`KEY_PARAMETER_ENV`], with the environment's
+/// The link key in the parameter named by [`KEY_PARAMETER_ENV`], with `config`'s
 /// credentials and region.
-pub async fn link_key_from_env() -> Result<LinkKey, String> {
+pub async fn link_key_from_env(config: &aws_config::SdkConfig) -> Result<LinkKey, String> {
     let name = std::env::var(KEY_PARAMETER_ENV)
         .ok()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| format!("{KEY_PARAMETER_ENV} is not set: the SSM SecureString parameter holding the enrollment link key"))?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    link_key(&Client::new(&config), name.trim()).await
+    link_key(&Client::new(config), name.trim()).await
 }
 
 /// The SSM path (`/scim/eaa`) under which the EAA credentials parameters are.
@@ -55,15 +54,13 @@ impl SsmEaaCredentials {
         SsmEaaCredentials { client, prefix: prefix.trim_end_matches('/').to_string() }
     }
 
-    /// With the environment's credentials and region, under the prefix in
-    /// [`EAA_PREFIX_ENV`].
-    pub async fn from_env() -> Result<Self, String> {
+    /// With `config`'s credentials and region, under the prefix in [`EAA_PREFIX_ENV`].
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, String> {
         let prefix = std::env::var(EAA_PREFIX_ENV)
             .ok()
             .filter(|p| !p.trim().is_empty())
             .ok_or_else(|| format!("{EAA_PREFIX_ENV} is not set: the SSM path under which the EAA credentials parameters are"))?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(SsmEaaCredentials::new(Client::new(&config), prefix.trim()))
+        Ok(SsmEaaCredentials::new(Client::new(config), prefix.trim()))
     }
 
     /// The parameter a reference names.

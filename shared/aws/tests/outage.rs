@@ -167,7 +167,7 @@ async fn dynamodb_killed_frozen_and_restarted_mid_run() {
     let mut moto = Moto::start(port, &recording);
     let client = common::client_at(&moto.endpoint());
     let table = common::create_table(&client).await;
-    // The Lambda functions' store (`DynamoDbStore::from_env`) has this attempt timeout.
+    // The Lambda functions' store (`DynamoDbStore::from_config`) has this attempt timeout.
     let store = DynamoDbStore::new(&client, table).with_attempt_timeout(aws_adapters::ATTEMPT_TIMEOUT);
     let service = Arc::new(Provisioning::new(store));
     let tenant = service.create_tenant("T", Some(100)).await.expect("tenant");

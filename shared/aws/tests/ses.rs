@@ -13,13 +13,13 @@ use aws_sdk_ses::Client;
 use aws_sdk_ses::config::{BehaviorVersion, Credentials, Region};
 use embedded_store::EmbeddedStore;
 use provisioning::clock::ManualClock;
-use provisioning::enroll::{EnrollError, EnrollmentConfig};
-use provisioning::enroll_link::LinkKey;
+use provisioning::enrollment::LinkKey;
+use provisioning::enrollment::{DeliveryPolicy, OutboxChange, OutboxMailer};
+use provisioning::enrollment::{Email, Mailer, SendError};
+use provisioning::enrollment::{EnrollError, EnrollmentConfig};
 use provisioning::enrollment::{NO_ADDRESS_DETAIL, OutboxState};
 use provisioning::log::{LogOperation, LogOutcome};
-use provisioning::mail_delivery::{DeliveryPolicy, OutboxMailer, StreamEvent};
-use provisioning::mailer::{Email, Mailer, SendError};
-use provisioning::users::{DeviceType, NewDevice};
+use provisioning::mfa::{DeviceType, NewDevice};
 use provisioning::{Caller, IntegrationKind, Provisioning, Settings, USERS};
 use serde_json::{Value, json};
 
@@ -135,15 +135,9 @@ async fn create_user(setup: &Setup, user_name: &str, email: Option<&str>) -> Str
     written.resource["id"].as_str().expect("id").to_string()
 }
 
-/// The INSERT record DynamoDB Streams delivers for a user's outbox item.
-fn insert_record(tenant: &str, user: &str) -> StreamEvent {
-    serde_json::from_value(json!({"Records": [{
-        "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-        "dynamodb": {"Keys": {"pk": {"S": format!("T#{tenant}#OUTBOX")}, "sk": {"S": user}},
-                     "NewImage": {"kind": {"S": "enrollmentEmail"}, "state": {"S": "PENDING"}},
-                     "SequenceNumber": "111", "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    }]}))
-    .expect("stream event")
+/// The change the table's stream reports for a user's new outbox item.
+fn insert_record(tenant: &str, user: &str) -> Vec<OutboxChange> {
+    vec![OutboxChange { tenant: tenant.to_string(), user_id: user.to_string(), change_id: "111".to_string() }]
 }
 
 #[tokio::test]
@@ -159,14 +153,14 @@ async fn an_enrollment_email_goes_out_through_ses_exactly_once_and_its_link_work
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (mailer, event) = (mailer.clone(), event.clone());
-            tokio::spawn(async move { mailer.process_stream(&event).await })
+            tokio::spawn(async move { mailer.process_changes(&event).await })
         })
         .collect();
     for task in tasks {
-        assert!(task.await.expect("task").batch_item_failures.is_empty());
+        assert!(task.await.expect("task").is_empty());
     }
     for _ in 0..2 {
-        assert!(mailer.process_stream(&event).await.batch_item_failures.is_empty());
+        assert!(mailer.process_changes(&event).await.is_empty());
     }
 
     let messages = sent_to(&to);
@@ -196,8 +190,8 @@ async fn an_ses_rejection_is_retried_then_recorded_as_failed_with_the_reason() {
     let user = create_user(&setup, &unique("sol"), Some(&to)).await;
     let mailer = OutboxMailer::new(setup.service.clone(), SesMailer::new(client(), &sender, None), config()).with_policy(fast());
 
-    let response = mailer.process_stream(&insert_record(&setup.tenant, &user)).await;
-    assert!(response.batch_item_failures.is_empty(), "a final failure is settled: {response:?}");
+    let unsettled = mailer.process_changes(&insert_record(&setup.tenant, &user)).await;
+    assert!(unsettled.is_empty(), "a final failure is settled: {unsettled:?}");
     assert!(sent_to(&to).is_empty());
     let item = setup.service.outbox_email(&setup.tenant, &user).await.expect("read").expect("item").email;
     assert_eq!((item.state, item.attempts), (OutboxState::Failed, 3), "retried up to max_attempts");
@@ -220,7 +214,7 @@ async fn a_user_without_an_address_gets_no_email_and_the_log_says_so() {
     let user = create_user(&setup, &unique("tom"), None).await;
     assert!(setup.service.outbox_email(&setup.tenant, &user).await.expect("read").is_none());
     let mailer = OutboxMailer::new(setup.service.clone(), SesMailer::new(client(), &sender, None), config()).with_policy(fast());
-    assert!(mailer.process_stream(&insert_record(&setup.tenant, &user)).await.batch_item_failures.is_empty());
+    assert!(mailer.process_changes(&insert_record(&setup.tenant, &user)).await.is_empty());
     let data: Value = serde_json::from_str(&moto_api("GET", "/moto-api/data.json")).expect("data.json");
     let from_sender = data["ses"]["Message"].as_array().into_iter().flatten().filter(|m| m["source"] == sender.as_str()).count();
     assert_eq!(from_sender, 0, "nothing was sent");
@@ -280,12 +274,12 @@ async fn a_crash_between_the_ses_send_and_the_sent_mark_resends_the_identical_li
     // While the lease holds, the stream record is handed back, nothing is sent.
     let mailer = OutboxMailer::new(service.clone(), SesMailer::new(client(), &sender, None), config())
         .with_policy(DeliveryPolicy { max_wait: Duration::ZERO, ..fast() });
-    assert_eq!(mailer.process_stream(&insert_record(&tenant, &user)).await.batch_item_failures.len(), 1);
+    assert_eq!(mailer.process_changes(&insert_record(&tenant, &user)).await.len(), 1);
     assert_eq!(sent_to(&to).len(), 1);
     // Once it expired, Lambda's next delivery of the record sends it again, and only once.
     clock.advance(time::Duration::seconds(61));
     for _ in 0..3 {
-        assert!(mailer.process_stream(&insert_record(&tenant, &user)).await.batch_item_failures.is_empty());
+        assert!(mailer.process_changes(&insert_record(&tenant, &user)).await.is_empty());
     }
     let messages = sent_to(&to);
     assert_eq!(messages.len(), 2, "at least once: the one duplicate of the window");

@@ -1,7 +1,7 @@
 //! The EAA crux v1 client: directories, a directory's groups and a group's users, every
 //! call with `contractId`, signed with EdgeGrid.
 //!
-//! Limits (EAA.md): EAA allows 25 requests a minute. The client paces itself with a
+//! Limits (docs/EAA.md §2): EAA allows 25 requests a minute. The client paces itself with a
 //! sliding window (never more than `requests_per_minute` requests in any 60 s), and on a
 //! `429` waits until `X-RateLimit-Next` (at most `max_rate_wait`, else it reports
 //! `RateLimited` so that the sync step checkpoints instead of sleeping past its budget).

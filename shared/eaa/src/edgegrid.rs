@@ -1,4 +1,4 @@
-//! Akamai EdgeGrid request signing (EG1-HMAC-SHA256), as EAA.md describes it, checked
+//! Akamai EdgeGrid request signing (EG1-HMAC-SHA256), as docs/EAA.md §3 describes it, checked
 //! against the official test vectors. Used by the client to sign and by the stand-in
 //! server to verify.
 

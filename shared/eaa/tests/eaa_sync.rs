@@ -10,7 +10,7 @@ use eaa_client::standin::{self, Delayed, Fixture, FixtureDirectory, FixtureGroup
 use eaa_client::{ClientConfig, EaaClient, EaaCredentials};
 use embedded_store::EmbeddedStore;
 use item_store::{CountingStore, ItemStore, RoundTrips};
-use provisioning::users::{DeviceType, NewDevice, UserSummary};
+use provisioning::mfa::{DeviceType, NewDevice, UserSummary};
 use provisioning::{
     Caller, EaaDirectory, EaaError, Error, GROUPS, IntegrationKind, Progress, Provisioning, Settings, SyncOutcome, SyncSummary, USERS,
     UserStatus,
@@ -327,7 +327,7 @@ async fn users_written_before_their_sync_state_are_adopted_not_duplicated() {
     let before = s.users().await;
     // As if every step had stopped between a user's write and its state's.
     let store = s.service.store();
-    let states = item_store::Query::partition(provisioning::keys::eaa_state_partition(&s.tenant, "U"));
+    let states = item_store::Query::partition(provisioning::storage::keys::eaa_state_partition(&s.tenant, "U"));
     let page = store.query(&states).await.expect("states");
     assert_eq!(page.items.len(), 5);
     for item in page.items {

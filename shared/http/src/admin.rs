@@ -9,30 +9,30 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode};
 use item_store::ItemStore;
-use provisioning::enroll::ResendRequest;
-use provisioning::integrations::Integration;
-use provisioning::users::UserSummary;
+use provisioning::enrollment::ResendRequest;
+use provisioning::mfa::UserSummary;
+use provisioning::tenancy::Integration;
 use provisioning::{Actor, Caller, EaaConfig, EaaDirectory, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
 use scim::ScimError;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::context::{Context, EaaAccess};
+use crate::request::{json_body, param, public_base_url, query_params, scim_base_url};
 use crate::response::{Failure, Outcome, Reply};
-use crate::scim_routes::scim_base_url;
-use crate::{EaaAccess, Router, json_body, param, public_base_url, query_params};
 
 /// Page size of the user and log listings when `limit` is absent, and the most allowed.
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 
-pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body: &Bytes, rest: &[&str]) -> Outcome {
-    let caller = router.authenticate(parts).await?;
+pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, body: &Bytes, rest: &[&str]) -> Outcome {
+    let caller = context.authenticate(parts).await?;
     if caller.actor != Actor::Admin {
         // An integration token is not an admin key: the same 401 as an unknown one.
         return Err(Failure::unauthorized());
     }
-    let admin = Admin { router, caller: &caller, parts };
+    let admin = Admin { context, caller: &caller, parts };
     let method = &parts.method;
     match rest {
         ["integrations"] => match *method {
@@ -44,7 +44,7 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
             Method::GET => admin.integration(id).await,
             Method::PATCH => admin.update_settings(id, body).await,
             Method::DELETE => {
-                router.service.delete_integration(&caller, id).await?;
+                context.service.delete_integration(&caller, id).await?;
                 Ok(Reply::no_content())
             }
             _ => Err(Failure::method_not_allowed("GET, PATCH, DELETE")),
@@ -59,16 +59,16 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
             _ => Err(Failure::method_not_allowed("GET, POST")),
         },
         ["users", id] => match *method {
-            Method::GET => Ok(Reply::ok(user_json(router.service.user_summary(&caller, id).await?))),
+            Method::GET => Ok(Reply::ok(user_json(context.service.user_summary(&caller, id).await?))),
             Method::DELETE => {
-                router.service.delete(&caller, &USERS, id, None).await?;
+                context.service.delete(&caller, &USERS, id, None).await?;
                 Ok(Reply::no_content())
             }
             _ => Err(Failure::method_not_allowed("GET, DELETE")),
         },
         ["users", id, "devices"] => match *method {
             Method::GET => {
-                let devices = router.service.list_devices(&caller, id).await?;
+                let devices = context.service.list_devices(&caller, id).await?;
                 Ok(Reply::ok(json!({ "devices": devices })))
             }
             _ => Err(Failure::method_not_allowed("GET")),
@@ -84,7 +84,7 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
         // EAA provisioning: the configuration is read and changed here; listing EAA's
         // directories and groups and selecting them call EAA (`EaaAccess`).
         ["eaa"] => match *method {
-            Method::GET => Ok(Reply::ok(eaa_json(router.service.eaa_config(&caller).await?))),
+            Method::GET => Ok(Reply::ok(eaa_json(context.service.eaa_config(&caller).await?))),
             Method::PUT => admin.set_eaa_credentials(body).await,
             _ => Err(Failure::method_not_allowed("GET, PUT")),
         },
@@ -95,9 +95,9 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
         ["eaa", "directories", id] => match *method {
             Method::POST => {
                 let eaa = admin.eaa_directory().await?;
-                Ok(Reply::ok(eaa_json(router.service.associate_eaa_directory(&caller, eaa.as_ref(), id).await?)))
+                Ok(Reply::ok(eaa_json(context.service.associate_eaa_directory(&caller, eaa.as_ref(), id).await?)))
             }
-            Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_directory(&caller, id).await?))),
+            Method::DELETE => Ok(Reply::ok(eaa_json(context.service.dissociate_eaa_directory(&caller, id).await?))),
             _ => Err(Failure::method_not_allowed("POST, DELETE")),
         },
         ["eaa", "directories", id, "groups"] => match *method {
@@ -107,13 +107,13 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
         ["eaa", "directories", id, "groups", group] => match *method {
             Method::POST => {
                 let eaa = admin.eaa_directory().await?;
-                Ok(Reply::ok(eaa_json(router.service.associate_eaa_group(&caller, eaa.as_ref(), id, group).await?)))
+                Ok(Reply::ok(eaa_json(context.service.associate_eaa_group(&caller, eaa.as_ref(), id, group).await?)))
             }
-            Method::DELETE => Ok(Reply::ok(eaa_json(router.service.dissociate_eaa_group(&caller, id, group).await?))),
+            Method::DELETE => Ok(Reply::ok(eaa_json(context.service.dissociate_eaa_group(&caller, id, group).await?))),
             _ => Err(Failure::method_not_allowed("POST, DELETE")),
         },
         ["eaa", "sync"] => match *method {
-            Method::GET => Ok(Reply::ok(sync_status_json(router.service.eaa_sync_status(&caller).await?))),
+            Method::GET => Ok(Reply::ok(sync_status_json(context.service.eaa_sync_status(&caller).await?))),
             Method::POST => admin.sync_now().await,
             _ => Err(Failure::method_not_allowed("GET, POST")),
         },
@@ -122,7 +122,7 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
 }
 
 struct Admin<'a, S> {
-    router: &'a Router<S>,
+    context: &'a Context<S>,
     caller: &'a Caller,
     parts: &'a Parts,
 }
@@ -157,12 +157,12 @@ impl<S: ItemStore> Admin<'_, S> {
     }
 
     async fn list_integrations(&self) -> Outcome {
-        let integrations = self.router.service.list_integrations(self.caller).await?;
+        let integrations = self.context.service.list_integrations(self.caller).await?;
         Ok(Reply::ok(json!({ "integrations": integrations.iter().map(|i| self.integration_json(i)).collect::<Vec<_>>() })))
     }
 
     async fn integration(&self, id: &str) -> Outcome {
-        Ok(Reply::ok(self.integration_json(&self.router.service.integration(self.caller, id).await?)))
+        Ok(Reply::ok(self.integration_json(&self.context.service.integration(self.caller, id).await?)))
     }
 
     async fn create_integration(&self, body: &Bytes) -> Outcome {
@@ -176,21 +176,21 @@ impl<S: ItemStore> Admin<'_, S> {
             Some(other) => return Err(ScimError::invalid_value(format!("kind {other:?} must be \"SCIM\" or \"EAA\"")).into()),
         };
         let settings = merge_settings(Settings::default(), body.get("settings"))?;
-        let created = self.router.service.create_integration(self.caller, kind, name, settings).await?;
+        let created = self.context.service.create_integration(self.caller, kind, name, settings).await?;
         let location = format!("{}/admin/v1/integrations/{}", public_base_url(self.parts), created.integration.id);
         Ok(Reply::json(StatusCode::CREATED, self.with_token(&created)).location(Some(location)))
     }
 
     async fn update_settings(&self, id: &str, body: &Bytes) -> Outcome {
         let body = json_body(body)?;
-        let current = self.router.service.integration(self.caller, id).await?;
+        let current = self.context.service.integration(self.caller, id).await?;
         let settings = merge_settings(current.settings, body.get("settings"))?;
-        let updated = self.router.service.update_settings(self.caller, id, settings).await?;
+        let updated = self.context.service.update_settings(self.caller, id, settings).await?;
         Ok(Reply::ok(self.integration_json(&updated)))
     }
 
     async fn rotate_token(&self, id: &str) -> Outcome {
-        let rotated = self.router.service.rotate_token(self.caller, id).await?;
+        let rotated = self.context.service.rotate_token(self.caller, id).await?;
         Ok(Reply::ok(self.with_token(&rotated)))
     }
 
@@ -209,15 +209,15 @@ impl<S: ItemStore> Admin<'_, S> {
 
     async fn list_users(&self) -> Outcome {
         let (cursor, limit) = self.page_params()?;
-        let (users, next) = self.router.service.list_user_summaries(self.caller, cursor.as_deref(), limit).await?;
+        let (users, next) = self.context.service.list_user_summaries(self.caller, cursor.as_deref(), limit).await?;
         Ok(Reply::ok(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>(), "nextCursor": next })))
     }
 
     /// A manually provisioned user: the body is a SCIM User resource.
     async fn create_user(&self, body: &Bytes) -> Outcome {
-        let written = self.router.service.create(self.caller, &USERS, &json_body(body)?).await?;
+        let written = self.context.service.create(self.caller, &USERS, &json_body(body)?).await?;
         let id = written.resource.get("id").and_then(Value::as_str).unwrap_or_default();
-        let summary = self.router.service.user_summary(self.caller, id).await?;
+        let summary = self.context.service.user_summary(self.caller, id).await?;
         let location = format!("{}/admin/v1/users/{id}", public_base_url(self.parts));
         Ok(Reply::json(StatusCode::CREATED, user_json(summary)).location(Some(location)))
     }
@@ -227,7 +227,7 @@ impl<S: ItemStore> Admin<'_, S> {
     async fn resend_enrollment_emails(&self, body: &Bytes) -> Outcome {
         let request: ResendRequest = serde_json::from_value(json_body(body)?)
             .map_err(|e| ScimError::invalid_value(format!("the body must be {{\"userIds\": [user ids]}}: {e}")))?;
-        let result = self.router.service.resend_enrollment_emails(self.caller, &request.user_ids).await?;
+        let result = self.context.service.resend_enrollment_emails(self.caller, &request.user_ids).await?;
         Ok(Reply::ok(json!(result)))
     }
 
@@ -238,17 +238,17 @@ impl<S: ItemStore> Admin<'_, S> {
         let reference = body.get("credentialsRef").and_then(Value::as_str);
         let reference =
             reference.ok_or_else(|| ScimError::invalid_value("credentialsRef is required: the credentials parameter's name"))?;
-        Ok(Reply::ok(eaa_json(self.router.service.set_eaa_credentials(self.caller, reference).await?)))
+        Ok(Reply::ok(eaa_json(self.context.service.set_eaa_credentials(self.caller, reference).await?)))
     }
 
     fn eaa_access(&self) -> Result<&EaaAccess, Failure> {
-        self.router.eaa.as_ref().ok_or_else(|| ScimError::new(501, None, "this deployment does not reach EAA from the admin API").into())
+        self.context.eaa.as_ref().ok_or_else(|| ScimError::new(501, None, "this deployment does not reach EAA from the admin API").into())
     }
 
     /// The tenant's EAA directory through the configured connector.
     async fn eaa_directory(&self) -> Result<Box<dyn EaaDirectory>, Failure> {
         let access = self.eaa_access()?;
-        Ok(self.router.service.eaa_directory_for(self.caller, access.connector.as_ref()).await?)
+        Ok(self.context.service.eaa_directory_for(self.caller, access.connector.as_ref()).await?)
     }
 
     /// `offset` of an EAA listing (from a previous answer's `nextOffset`).
@@ -265,8 +265,8 @@ impl<S: ItemStore> Admin<'_, S> {
     async fn eaa_directories(&self) -> Outcome {
         let offset = self.eaa_offset()?;
         let eaa = self.eaa_directory().await?;
-        let associated = self.router.service.eaa_config(self.caller).await?.directories;
-        let (directories, next) = self.router.service.available_eaa_directories(self.caller, eaa.as_ref(), offset).await?;
+        let associated = self.context.service.eaa_config(self.caller).await?.directories;
+        let (directories, next) = self.context.service.available_eaa_directories(self.caller, eaa.as_ref(), offset).await?;
         let directories = directories
             .into_iter()
             .map(|d| {
@@ -282,7 +282,7 @@ impl<S: ItemStore> Admin<'_, S> {
     async fn eaa_groups(&self, directory: &str) -> Outcome {
         let offset = self.eaa_offset()?;
         let eaa = self.eaa_directory().await?;
-        let (groups, next) = self.router.service.eaa_directory_groups(self.caller, eaa.as_ref(), directory, offset).await?;
+        let (groups, next) = self.context.service.eaa_directory_groups(self.caller, eaa.as_ref(), directory, offset).await?;
         let groups = groups
             .into_iter()
             .map(|c| json!({"id": c.group.uuid_url, "name": c.group.name, "userCount": c.group.user_count, "selected": c.selected}))
@@ -294,7 +294,7 @@ impl<S: ItemStore> Admin<'_, S> {
     /// cannot be started, 503: the request stays recorded and the schedule syncs anyway.
     async fn sync_now(&self) -> Outcome {
         let access = self.eaa_access()?;
-        let config = self.router.service.request_eaa_sync(self.caller).await?;
+        let config = self.context.service.request_eaa_sync(self.caller).await?;
         if let Err(error) = access.trigger.trigger(&self.caller.tenant, &config.integration, 0).await {
             tracing::warn!(%error, "could not start the EAA sync");
             return Err(provisioning::Error::Retryable {
@@ -309,7 +309,7 @@ impl<S: ItemStore> Admin<'_, S> {
 
     async fn log(&self) -> Outcome {
         let (cursor, limit) = self.page_params()?;
-        let page = self.router.service.list_log(self.caller, cursor.as_deref(), limit).await?;
+        let page = self.context.service.list_log(self.caller, cursor.as_deref(), limit).await?;
         Ok(Reply::ok(json!({ "entries": page.entries, "nextCursor": page.next })))
     }
 }

@@ -5,7 +5,8 @@
 
 use http::HeaderMap;
 use http::header::ACCEPT;
-use provisioning::enroll::EnrollmentInfo;
+use provisioning::enrollment::EnrollmentInfo;
+use provisioning::enrollment::template::escape_html;
 
 /// Whether the request's `Accept` ranks `text/html` above JSON (a browser), rather than
 /// equal or below (an API client, `*/*`, or no `Accept`: JSON).
@@ -31,36 +32,20 @@ pub(crate) fn prefers_html(headers: &HeaderMap) -> bool {
     html > 0.0 && html > json
 }
 
-/// `<`, `>`, `&`, `"` and `'` escaped: the values come from the identity provider.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
          label{{display:block;margin:.75rem 0 .25rem}}input,select,button{{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}}\
          button{{margin-top:1rem}}</style></head><body>{body}</body></html>\n",
-        title = escape(title)
+        title = escape_html(title)
     )
 }
 
 /// The page for a working link: greeting, expiry, and the device form. The form posts
 /// JSON to the page's own URL (the link), so the token is never copied anywhere else.
 pub(crate) fn enrollment(info: &EnrollmentInfo) -> String {
-    let product = escape(&info.product_name);
+    let product = escape_html(&info.product_name);
     let body = format!(
         "<h1>{product}</h1><p>Hello {name}, register a device for <strong>{user}</strong>.</p>\
          <p><small>This link works once, until {expires}.</small></p>\
@@ -75,16 +60,16 @@ pub(crate) fn enrollment(info: &EnrollmentInfo) -> String {
          try{{const res=await fetch(location.href,{{method:'POST',headers:{{'content-type':'application/json'}},body:JSON.stringify(body)}});\
          const j=await res.json();if(res.status===201){{e.target.hidden=true;r.textContent='Enrolled: '+j.deviceName+'. You can close this page.';}}\
          else{{r.textContent=j.detail||'The device could not be enrolled.';}}}}catch(_){{r.textContent='The service could not be reached; try again.';}}}});</script>",
-        name = escape(&info.display_name),
-        user = escape(&info.user_name),
-        expires = escape(&info.expires_at),
+        name = escape_html(&info.display_name),
+        user = escape_html(&info.user_name),
+        expires = escape_html(&info.expires_at),
     );
     page(&info.product_name, &body)
 }
 
 /// The page for a refused link: the message meant for the user.
 pub(crate) fn refused(message: &str) -> String {
-    page("Enrollment link", &format!("<h1>Enrollment link</h1><p>{}</p>", escape(message)))
+    page("Enrollment link", &format!("<h1>Enrollment link</h1><p>{}</p>", escape_html(message)))
 }
 
 #[cfg(test)]

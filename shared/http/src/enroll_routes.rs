@@ -13,25 +13,27 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode};
 use item_store::ItemStore;
-use provisioning::enroll::{EnrollDeviceRequest, EnrollError};
+use provisioning::enrollment::{EnrollDeviceRequest, EnrollError};
 use scim::ScimError;
 use serde_json::json;
 
+use crate::context::Context;
+use crate::enroll_page;
+use crate::request::json_body;
 use crate::response::{Failure, Outcome, Reply};
-use crate::{Router, enroll_page, json_body};
 
 /// Longest device name and platform accepted: both are shown to admins, and a device item
 /// must stay far below the store's item size limit.
 const MAX_DEVICE_TEXT: usize = 200;
 
-pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body: &Bytes, token: &str) -> Outcome {
-    let Some(config) = router.enrollment.as_deref() else {
+pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, body: &Bytes, token: &str) -> Outcome {
+    let Some(config) = context.enrollment.as_deref() else {
         // A function or server without the link key cannot check links: say so plainly
         // (and without echoing the token) rather than pretending the link is bad.
         return Err(ScimError::not_found("enrollment links are not served by this endpoint").into());
     };
     match parts.method {
-        Method::GET if enroll_page::prefers_html(&parts.headers) => match router.service.describe_enrollment(config, token).await {
+        Method::GET if enroll_page::prefers_html(&parts.headers) => match context.service.describe_enrollment(config, token).await {
             Ok(info) => Ok(Reply::html(StatusCode::OK, enroll_page::enrollment(&info))),
             Err(EnrollError::Store(error)) => Err(error.into()),
             Err(error) => {
@@ -39,13 +41,13 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
                 Ok(Reply::html(status, enroll_page::refused(&error.message())))
             }
         },
-        Method::GET => match router.service.describe_enrollment(config, token).await {
+        Method::GET => match context.service.describe_enrollment(config, token).await {
             Ok(info) => Ok(Reply::ok(json!(info))),
             Err(error) => refused(error),
         },
         Method::POST => {
             let request = device_request(body)?;
-            match router.service.enroll_device(config, token, request.into()).await {
+            match context.service.enroll_device(config, token, request.into()).await {
                 Ok(device) => Ok(Reply::json(StatusCode::CREATED, json!(device))),
                 Err(error) => refused(error),
             }

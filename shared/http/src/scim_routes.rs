@@ -11,25 +11,22 @@ use scim::projection::AttributeSelection;
 use scim::{ScimError, ScimType, discovery};
 use serde_json::Value;
 
+use crate::context::Context;
+use crate::request::{SEGMENT, json_body, param, query_params, scim_base_url};
 use crate::response::{Failure, Outcome, Reply};
-use crate::{MAX_RESULTS, Router, json_body, param, public_base_url, query_params};
 
-/// The SCIM base URL of an integration, as the client addressed the service.
-pub(crate) fn scim_base_url(parts: &Parts, integration: &str) -> String {
-    format!("{}/scim/v2/{}", public_base_url(parts), percent_encoding::utf8_percent_encode(integration, SEGMENT))
-}
-
-/// Characters escaped in a path segment we build (ids are uuids; this is defence).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+/// The most resources one list page returns (`count` is capped to it; advertised in
+/// `/ServiceProviderConfig`).
+pub const MAX_RESULTS: usize = 100;
 
 fn descriptor(name: &str) -> Option<&'static TypeDescriptor> {
     [&USERS, &GROUPS].into_iter().find(|d| d.resource_type.endpoint.trim_start_matches('/').eq_ignore_ascii_case(name))
 }
 
-pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body: &Bytes, integration: &str, rest: &[&str]) -> Outcome {
+pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, body: &Bytes, integration: &str, rest: &[&str]) -> Outcome {
     // Authenticate before routing, so that an unauthenticated client learns nothing about
     // which integrations or endpoints exist.
-    let caller = router.authenticate(parts).await?;
+    let caller = context.authenticate(parts).await?;
     match &caller.actor {
         Actor::Integration { id, .. } if id == integration => {}
         // Another integration's token, another tenant's, or an admin key: the same 401 as
@@ -38,7 +35,7 @@ pub(crate) async fn handle<S: ItemStore>(router: &Router<S>, parts: &Parts, body
     }
     let base = scim_base_url(parts, integration);
     let method = &parts.method;
-    let scim = Scim { router, caller: &caller, base: &base, parts };
+    let scim = Scim { context, caller: &caller, base: &base, parts };
     match rest {
         [".search"] => match *method {
             Method::POST => scim.search_all(body).await,
@@ -82,7 +79,7 @@ fn discovery_get(method: &Method, document: impl FnOnce() -> Option<Value>) -> O
 }
 
 struct Scim<'a, S> {
-    router: &'a Router<S>,
+    context: &'a Context<S>,
     caller: &'a Caller,
     base: &'a str,
     parts: &'a Parts,
@@ -130,13 +127,13 @@ impl<S: ItemStore> Scim<'_, S> {
     async fn list_get(&self, descriptor: &TypeDescriptor) -> Outcome {
         let params = query_params(self.parts)?;
         let query = ListQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), MAX_RESULTS)?;
-        let response = self.router.service.list(self.caller, descriptor, &query).await?;
+        let response = self.context.service.list(self.caller, descriptor, &query).await?;
         self.list_reply(response, Some(descriptor))
     }
 
     async fn search(&self, descriptor: &TypeDescriptor, body: &Bytes) -> Outcome {
         let query = ListQuery::from_search_body(&json_body(body)?, MAX_RESULTS)?;
-        let response = self.router.service.list(self.caller, descriptor, &query).await?;
+        let response = self.context.service.list(self.caller, descriptor, &query).await?;
         self.list_reply(response, Some(descriptor))
     }
 
@@ -155,7 +152,7 @@ impl<S: ItemStore> Scim<'_, S> {
         let mut total = 0usize;
         let mut filter_error = None;
         for descriptor in [&USERS, &GROUPS] {
-            match self.router.service.list(self.caller, descriptor, &each).await {
+            match self.context.service.list(self.caller, descriptor, &each).await {
                 Ok(response) => {
                     total += response.total_results.unwrap_or(response.resources.len());
                     found.extend(response.resources);
@@ -176,7 +173,7 @@ impl<S: ItemStore> Scim<'_, S> {
     }
 
     async fn get(&self, descriptor: &TypeDescriptor, id: &str) -> Outcome {
-        let mut resource = self.router.service.get(self.caller, descriptor, id, &self.selection()?).await?;
+        let mut resource = self.context.service.get(self.caller, descriptor, id, &self.selection()?).await?;
         self.locate(descriptor, &mut resource);
         let etag = resource.pointer("/meta/version").and_then(Value::as_str).map(str::to_string);
         Ok(Reply::ok(resource).etag(etag))
@@ -191,7 +188,7 @@ impl<S: ItemStore> Scim<'_, S> {
         written: provisioning::Written,
         status: StatusCode,
     ) -> Outcome {
-        let mut resource = selection.project(descriptor.resource_type, &written.resource);
+        let mut resource = written.projected(descriptor, selection);
         let location = self.location(descriptor, written.resource.get("id").and_then(Value::as_str).unwrap_or_default());
         self.locate(descriptor, &mut resource);
         let reply = Reply::json(status, resource).etag(Some(scim::etag::etag(written.version)));
@@ -201,24 +198,24 @@ impl<S: ItemStore> Scim<'_, S> {
     // The query is checked before the write: a write must not happen and then fail.
     async fn create(&self, descriptor: &TypeDescriptor, body: &Bytes) -> Outcome {
         let selection = self.selection()?;
-        let written = self.router.service.create(self.caller, descriptor, &json_body(body)?).await?;
+        let written = self.context.service.create(self.caller, descriptor, &json_body(body)?).await?;
         self.written(descriptor, &selection, written, StatusCode::CREATED)
     }
 
     async fn replace(&self, descriptor: &TypeDescriptor, id: &str, body: &Bytes) -> Outcome {
         let selection = self.selection()?;
-        let written = self.router.service.replace(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
+        let written = self.context.service.replace(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
         self.written(descriptor, &selection, written, StatusCode::OK)
     }
 
     async fn patch(&self, descriptor: &TypeDescriptor, id: &str, body: &Bytes) -> Outcome {
         let selection = self.selection()?;
-        let written = self.router.service.patch(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
+        let written = self.context.service.patch(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
         self.written(descriptor, &selection, written, StatusCode::OK)
     }
 
     async fn delete(&self, descriptor: &TypeDescriptor, id: &str) -> Outcome {
-        self.router.service.delete(self.caller, descriptor, id, self.if_match()).await?;
+        self.context.service.delete(self.caller, descriptor, id, self.if_match()).await?;
         Ok(Reply::no_content())
     }
 }

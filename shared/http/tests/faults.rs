@@ -14,8 +14,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use embedded_store::EmbeddedStore;
 use item_store::{Attributes, Condition, FailingStore, Fault, Item, ItemStore, Key, Page, Query, StoreError, TransactOp};
-use provisioning::record::Record;
-use provisioning::{Caller, GROUPS, IntegrationKind, Provisioning, Settings, USERS, keys};
+use provisioning::resources::Record;
+use provisioning::storage::keys;
+use provisioning::{Caller, GROUPS, IntegrationKind, Provisioning, Settings, USERS};
 use scim_http::Router;
 use serde_json::{Value, json};
 

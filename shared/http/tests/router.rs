@@ -100,8 +100,8 @@ async fn oversized_bodies_are_413_even_without_a_front_end_limit() {
 
 #[tokio::test]
 async fn enrollment_links_describe_enroll_once_and_refuse_clearly() {
-    use provisioning::enroll::EnrollmentConfig;
-    use provisioning::enroll_link::{LinkClaims, LinkKey};
+    use provisioning::enrollment::EnrollmentConfig;
+    use provisioning::enrollment::{LinkClaims, LinkKey};
 
     let dir = tempfile::tempdir().unwrap();
     let service = Arc::new(Provisioning::new(EmbeddedStore::open(dir.path().join("items.redb")).unwrap()));

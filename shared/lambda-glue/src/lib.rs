@@ -15,22 +15,23 @@
 //! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
 
 pub mod eaa_sync;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_adapters::lambda_invoke::{LambdaSyncTrigger, SYNC_FUNCTION_ENV};
-use aws_adapters::{DynamoDbStore, SesMailer};
+use aws_adapters::{DynamoDbStore, SdkConfig, SesMailer, load_sdk_config};
 use bytes::Bytes;
 use eaa_client::{ClientConfig, ClientConnector};
 use item_store::ItemStore;
 pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, service_fn};
-use provisioning::enroll::EnrollmentConfig;
-use provisioning::mail_delivery::{OutboxMailer, StreamEvent};
-use provisioning::mailer::Mailer;
-use provisioning::{EaaConnector, Provisioning, SyncTrigger};
+use provisioning::Provisioning;
+use provisioning::eaa::{EaaConnector, SyncTrigger};
+use provisioning::enrollment::EnrollmentConfig;
+use provisioning::enrollment::delivery::OutboxMailer;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -56,7 +57,8 @@ struct Bootstrap {
 /// router, and the runtime loop.
 pub async fn serve(events: Events) -> Result<(), Error> {
     init_tracing();
-    let store = store_from_env().await?;
+    let aws = load_sdk_config().await;
+    let store = store_from_env(&aws)?;
     let router = Router::new(Arc::new(Provisioning::new(store)));
     // Boxed: the runtime's service future nests deeply enough to exceed the compiler's
     // layout depth limit when inlined into this one.
@@ -67,8 +69,9 @@ pub async fn serve(events: Events) -> Result<(), Error> {
 /// ([`enrollment_from_env`]).
 pub async fn serve_enroll() -> Result<(), Error> {
     init_tracing();
-    let config = enrollment_from_env().await?;
-    let store = store_from_env().await?;
+    let aws = load_sdk_config().await;
+    let config = enrollment_from_env(&aws).await?;
+    let store = store_from_env(&aws)?;
     let router = Router::new(Arc::new(Provisioning::new(store))).with_enrollment(config);
     Box::pin(run(router, Events::HttpOnly)).await
 }
@@ -77,13 +80,14 @@ pub async fn serve_enroll() -> Result<(), Error> {
 /// SES (`SES_SENDER`, `SES_CONFIGURATION_SET`), answered with the partial batch failures.
 pub async fn serve_mailer() -> Result<(), Error> {
     init_tracing();
-    let config = enrollment_from_env().await?;
-    let store = store_from_env().await?;
-    let ses = SesMailer::from_env().await?;
+    let aws = load_sdk_config().await;
+    let config = enrollment_from_env(&aws).await?;
+    let store = store_from_env(&aws)?;
+    let ses = SesMailer::from_env(&aws)?;
     let mailer = Arc::new(OutboxMailer::new(Arc::new(Provisioning::new(store)), ses, config));
     Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let mailer = Arc::clone(&mailer);
-        async move { handle_stream(&mailer, event.payload).await }
+        async move { stream::handle_stream(&mailer, event.payload).await }
     })))
     .await
 }
@@ -93,13 +97,14 @@ pub async fn serve_mailer() -> Result<(), Error> {
 /// or start a sync (the function named by `EAA_SYNC_FUNCTION`).
 pub async fn serve_admin() -> Result<(), Error> {
     init_tracing();
-    let store = store_from_env().await?;
+    let aws = load_sdk_config().await;
+    let store = store_from_env(&aws)?;
     // One EAA page per request, answered within API Gateway's 30 s: a 429 longer than a
     // few seconds is passed on (429 + Retry-After) instead of waited out.
     let config =
         ClientConfig { max_rate_wait: Duration::from_secs(5), max_retries: 1, timeout: Duration::from_secs(8), ..ClientConfig::default() };
     let access =
-        EaaAccess { connector: ssm_eaa_connector(config).await?, trigger: Arc::new(LambdaSyncTrigger::from_env(SYNC_FUNCTION_ENV).await?) };
+        EaaAccess { connector: ssm_eaa_connector(&aws, config)?, trigger: Arc::new(LambdaSyncTrigger::from_env(&aws, SYNC_FUNCTION_ENV)?) };
     let router = Router::new(Arc::new(Provisioning::new(store))).with_eaa(access);
     Box::pin(run(router, Events::HttpAndBootstrap)).await
 }
@@ -109,25 +114,27 @@ pub async fn serve_admin() -> Result<(), Error> {
 /// (`EAA_CREDENTIALS_PARAMETER_PREFIX`), continuations as asynchronous invokes of itself.
 pub async fn serve_eaa_sync() -> Result<(), Error> {
     init_tracing();
-    let store = store_from_env().await?;
-    let continuation: Arc<dyn SyncTrigger> = Arc::new(LambdaSyncTrigger::from_env("AWS_LAMBDA_FUNCTION_NAME").await?);
+    let aws = load_sdk_config().await;
+    let store = store_from_env(&aws)?;
+    let continuation: Arc<dyn SyncTrigger> = Arc::new(LambdaSyncTrigger::from_env(&aws, "AWS_LAMBDA_FUNCTION_NAME")?);
     let sync = Arc::new(eaa_sync::EaaSync {
         service: Provisioning::new(store),
-        connector: ssm_eaa_connector(ClientConfig::default()).await?,
+        connector: ssm_eaa_connector(&aws, ClientConfig::default())?,
         continuation: Some(continuation),
     });
     Box::pin(lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sync = Arc::clone(&sync);
         // Lambda's deadline as an `Instant`, which the budget arithmetic uses.
         let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-        async move { eaa_sync::handle_eaa_sync(&sync, event.payload, Instant::now() + left).await }
+        // Boxed for the same reason as in `serve`: the sync's future is deep.
+        async move { Box::pin(eaa_sync::handle_eaa_sync(&sync, event.payload, Instant::now() + left)).await }
     })))
     .await
 }
 
 /// EAA over HTTPS with each tenant's credentials from SSM.
-async fn ssm_eaa_connector(config: ClientConfig) -> Result<Arc<dyn EaaConnector>, Error> {
-    let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env().await?;
+fn ssm_eaa_connector(aws: &SdkConfig, config: ClientConfig) -> Result<Arc<dyn EaaConnector>, Error> {
+    let credentials = aws_adapters::ssm::SsmEaaCredentials::from_env(aws)?;
     Ok(Arc::new(ClientConnector { credentials, config }))
 }
 
@@ -135,21 +142,9 @@ async fn ssm_eaa_connector(config: ClientConfig) -> Result<Arc<dyn EaaConnector>
 /// `ENROLLMENT_LINK_TTL_HOURS`) and the link key from the SSM SecureString named by
 /// `ENROLLMENT_KEY_PARAMETER`. A missing setting fails the cold start with what to set,
 /// rather than every request later.
-pub async fn enrollment_from_env() -> Result<EnrollmentConfig, Error> {
-    let key = aws_adapters::ssm::link_key_from_env().await?;
-    Ok(EnrollmentConfig::from_env(key).map_err(|e| e.detail())?)
-}
-
-/// One mailer invocation: a DynamoDB Stream event in, `{"batchItemFailures": [..]}` out
-/// (the records Lambda must deliver again). An event that is not a stream batch fails
-/// the invocation: it was not sent by the event source mapping.
-pub async fn handle_stream<S: ItemStore, M: Mailer>(mailer: &OutboxMailer<S, M>, event: Value) -> Result<Value, Error> {
-    let event: StreamEvent = serde_json::from_value(event)?;
-    let response = mailer.process_stream(&event).await;
-    if !response.batch_item_failures.is_empty() {
-        tracing::warn!(failed = response.batch_item_failures.len(), records = event.records.len(), "records to deliver again");
-    }
-    Ok(serde_json::to_value(response)?)
+pub async fn enrollment_from_env(aws: &SdkConfig) -> Result<EnrollmentConfig, Error> {
+    let key = aws_adapters::ssm::link_key_from_env(aws).await?;
+    Ok(EnrollmentConfig::from_lookup(key, |name| std::env::var(name).ok()).map_err(|e| e.detail())?)
 }
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
@@ -164,10 +159,10 @@ pub fn init_tracing() {
 }
 
 /// The DynamoDB store on the table named by `TABLE_NAME`, with the function role's
-/// credentials.
-pub async fn store_from_env() -> Result<DynamoDbStore, Error> {
+/// credentials (`aws`).
+pub fn store_from_env(aws: &SdkConfig) -> Result<DynamoDbStore, Error> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set: the template gives every function the table name")?;
-    Ok(DynamoDbStore::from_env(table).await)
+    Ok(DynamoDbStore::from_config(aws, table))
 }
 
 /// Runs the Lambda runtime loop: every event goes through [`handle_event`].

@@ -5,10 +5,11 @@ use item_store::{Cursor, Item, ItemStore, Query};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::keys;
-use crate::ownership::{Actor, Caller};
-use crate::secrets::new_id;
 use crate::service::Provisioning;
+use crate::storage::cursor::{decode_cursor, encode_cursor};
+use crate::storage::ids::new_id;
+use crate::storage::keys;
+use crate::tenancy::ownership::Caller;
 
 /// How long entries are kept (DynamoDB deletes them after `expiresAt`).
 pub const RETENTION: time::Duration = time::Duration::days(30);
@@ -96,9 +97,6 @@ impl<S: ItemStore> Provisioning<S> {
         Item::new(key, attrs)
     }
 
-    /// Records a failed write. Best effort: the write's own error is what the client
-    /// needs, so a failure to log is not reported over it (and a store outage would
-    /// fail this put too).
     /// Passes a write's result through, logging it first when it failed.
     pub(crate) async fn logged<T>(
         &self,
@@ -114,6 +112,9 @@ impl<S: ItemStore> Provisioning<S> {
         result
     }
 
+    /// Records a failed write. Best effort: the write's own error is what the client
+    /// needs, so a failure to log is not reported over it (and a store outage would
+    /// fail this put too).
     pub(crate) async fn log_failure(
         &self,
         caller: &Caller,
@@ -131,11 +132,9 @@ impl<S: ItemStore> Provisioning<S> {
 
     /// The tenant's log, newest first (admin), `limit` entries per page.
     pub async fn list_log(&self, caller: &Caller, after: Option<&str>, limit: u32) -> Result<LogPage> {
-        if caller.actor != Actor::Admin {
-            return Err(Error::Forbidden("only a tenant administrator may read the provisioning log".into()));
-        }
+        caller.require_admin("read the provisioning log")?;
         let partition = keys::log_partition(&caller.tenant);
-        let cursor = after.map(|token| crate::plan::decode_cursor(token, LOG_CURSOR_FINGERPRINT, &partition)).transpose()?;
+        let cursor = after.map(|token| decode_cursor(token, LOG_CURSOR_FINGERPRINT, &partition)).transpose()?;
         let query = Query::partition(partition.clone()).descending().limit(limit.max(1)).after(cursor);
         let page = self.store.query(&query).await?;
         let entries = page
@@ -146,7 +145,7 @@ impl<S: ItemStore> Provisioning<S> {
                     .map_err(|e| Error::Internal(format!("stored log entry {}: {e}", item.key)))
             })
             .collect::<Result<Vec<LogEntry>>>()?;
-        let next = page.cursor.map(|Cursor(bytes)| crate::plan::encode_cursor(LOG_CURSOR_FINGERPRINT, &partition, &bytes));
+        let next = page.cursor.map(|Cursor(bytes)| encode_cursor(LOG_CURSOR_FINGERPRINT, &partition, &bytes));
         Ok(LogPage { entries, next })
     }
 }

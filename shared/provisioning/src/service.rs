@@ -1,15 +1,21 @@
-//! The domain service: one value holding the store, the clock and the token cache. Each
-//! module (`tenants`, `integrations`, `resources`, `users`, `log`..) adds its operations.
+//! The domain service: one value holding the store, the clock, the caps and the
+//! per-process caches. Each feature folder (`tenancy`, `resources`, `mfa`, `enrollment`,
+//! `eaa`, `log`) adds its operations to it; this file knows none of them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use item_store::{Attributes, ItemStore};
-use serde_json::Value;
+use item_store::ItemStore;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
-use crate::integrations::CachedGrant;
+use crate::tenancy::grant_cache::GrantCache;
+
+/// Items a list examines before answering 400 `tooMany` (see [`Limits::max_examined`]).
+pub const MAX_EXAMINED: usize = 10_000;
+
+/// Members a GET of a group returns before answering 400 `tooMany`; also the most groups,
+/// devices or admin keys one answer lists.
+pub const MAX_MEMBERS_IN_RESPONSE: usize = 10_000;
 
 /// Caps on what one request may read, so that every request stays O(its own data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +29,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_examined: crate::plan::MAX_EXAMINED, max_members_in_response: crate::members::MAX_MEMBERS_IN_RESPONSE }
+        Limits { max_examined: MAX_EXAMINED, max_members_in_response: MAX_MEMBERS_IN_RESPONSE }
     }
 }
 
@@ -31,10 +37,11 @@ pub struct Provisioning<S> {
     pub(crate) store: S,
     pub(crate) limits: Limits,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Token hash -> grant, for at most `integrations::AUTH_CACHE_TTL`.
-    pub(crate) auth_cache: Mutex<HashMap<String, CachedGrant>>,
+    /// What tokens grant, as read from the store at most `tenancy::auth::AUTH_CACHE_TTL`
+    /// ago.
+    pub(crate) grants: GrantCache,
     /// Tenants seen with a seat limit: their writes read the counter up front instead of
-    /// assuming there is none (see `seats`). Only a hint; the transaction decides.
+    /// assuming there is none (see `tenancy::seats`). Only a hint; the transaction decides.
     pub(crate) limited_tenants: Mutex<HashSet<String>>,
 }
 
@@ -44,13 +51,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     pub fn with_clock(store: S, clock: Arc<dyn Clock>) -> Self {
-        Provisioning {
-            store,
-            clock,
-            limits: Limits::default(),
-            auth_cache: Mutex::new(HashMap::new()),
-            limited_tenants: Mutex::new(HashSet::new()),
-        }
+        Provisioning { store, clock, limits: Limits::default(), grants: GrantCache::default(), limited_tenants: Mutex::default() }
     }
 
     /// Replaces the default caps (tests use small ones).
@@ -64,20 +65,7 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     pub(crate) fn limited_tenants(&self) -> MutexGuard<'_, HashSet<String>> {
+        // A poisoned lock only means another request panicked; the set is still valid.
         self.limited_tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    pub(crate) fn cache(&self) -> MutexGuard<'_, HashMap<String, CachedGrant>> {
-        // A poisoned lock only means another request panicked; the map is still valid.
-        self.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Reads a string attribute of a stored item, or reports the item as malformed.
-pub(crate) fn str_attr<'a>(attrs: &'a Attributes, name: &str) -> Result<&'a str> {
-    attrs.get(name).and_then(Value::as_str).ok_or_else(|| Error::Internal(format!("stored item lacks string attribute {name:?}")))
-}
-
-pub(crate) fn u64_attr(attrs: &Attributes, name: &str) -> u64 {
-    attrs.get(name).and_then(Value::as_u64).unwrap_or(0)
 }

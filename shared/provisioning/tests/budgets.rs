@@ -1,4 +1,4 @@
-//! Round-trip budgets (DESIGN.md "Budgets"), counted with `CountingStore`: no timing.
+//! Round-trip budgets (docs/ARCHITECTURE.md, "Budgets"), counted with `CountingStore`: no timing.
 
 mod common;
 
@@ -113,9 +113,10 @@ async fn adding_k_members_costs_ceil_k_over_100_transactions_and_get_without_mem
     eprintln!("measured: delete group with 1000 members = {delete:?}");
 }
 
-/// DESIGN.md: "any request is O(its own data)". Adding one member and reading a group
-/// without its members cost the same at 10 members and at 2,000; a cursor page costs the
-/// same at page 1 and at page 50. (The 100,000 figures: `scale.rs`, ignored.)
+/// docs/ARCHITECTURE.md, "Budgets": "any request is O(its own data)". Adding one member
+/// and reading a group without its members cost the same at 10 members and at 2,000; a
+/// cursor page costs the same at page 1 and at page 50. (The 100,000 figures: `scale.rs`,
+/// ignored.)
 #[tokio::test]
 async fn member_patch_group_get_and_cursor_pages_cost_the_same_small_and_large() {
     let service = service().await;

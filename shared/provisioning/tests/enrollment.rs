@@ -1,6 +1,8 @@
 //! Enrollment emails end to end above the store: the outbox rules, the mailer's
-//! exactly-once delivery (replays, duplicates, crashes, failures), the local `.eml` loop,
-//! the enrollment link's checks, resend, and removal.
+//! exactly-once delivery (replays, duplicates, crashes, failures), the enrollment link's
+//! checks, resend, and removal. The local `.eml` loop is tested with the local server
+//! (`functions/local/tests/file_mailer.rs`), the stream event with the Lambda glue
+//! (`shared/lambda-glue/tests/stream.rs`).
 
 mod common;
 
@@ -8,18 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
 use item_store::ItemStore;
 use provisioning::clock::ManualClock;
-use provisioning::enroll::{EnrollError, EnrollmentConfig};
-use provisioning::enroll_link::LinkKey;
-use provisioning::enrollment::{EnrollmentEmail, NO_ADDRESS_DETAIL, OutboxState};
+use provisioning::enrollment::{
+    Delivery, DeliveryPolicy, Email, EnrollError, EnrollmentConfig, LinkKey, Mailer, NO_ADDRESS_DETAIL, OutboxChange, OutboxMailer,
+    OutboxState, SendError,
+};
 use provisioning::log::{LogOperation, LogOutcome};
-use provisioning::mail_delivery::{Delivery, DeliveryPolicy, OutboxMailer, StreamEvent};
-use provisioning::mailer::{Email, FileMailer, Mailer, SendError};
-use provisioning::users::{DeviceType, NewDevice};
+use provisioning::mfa::{DeviceType, EnrollmentEmail, NewDevice};
 use provisioning::{Caller, Provisioning, Settings, USERS, UserStatus};
 use serde_json::{Value, json};
 
@@ -84,13 +83,9 @@ fn device(name: &str) -> NewDevice {
     NewDevice { device_name: name.into(), device_type: DeviceType::Push, platform: "iOS".into() }
 }
 
-fn stream_insert(tenant: &str, user: &str, sequence: &str) -> StreamEvent {
-    serde_json::from_value(json!({"Records": [{
-        "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-        "dynamodb": {"Keys": {"pk": {"S": format!("T#{tenant}#OUTBOX")}, "sk": {"S": user}},
-                     "NewImage": {"state": {"S": "PENDING"}}, "SequenceNumber": sequence, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    }]}))
-    .expect("stream event")
+/// The change the table's stream reports for a user's new outbox item.
+fn stream_insert(tenant: &str, user: &str, sequence: &str) -> Vec<OutboxChange> {
+    vec![OutboxChange { tenant: tenant.into(), user_id: user.into(), change_id: sequence.into() }]
 }
 
 async fn log_details(service: &Provisioning<Store>, admin: &Caller) -> Vec<(LogOperation, LogOutcome, String)> {
@@ -165,97 +160,6 @@ async fn the_outbox_follows_creates_and_first_claims_only() {
 }
 
 #[tokio::test]
-async fn the_local_loop_writes_an_eml_whose_link_enrolls_a_device_once() {
-    let service = service().await;
-    let tenant = tenant(&service, None).await;
-    let (mailing, _) = integration(&service, &tenant, SENDING).await;
-    let id = id_of(&service.create(&mailing, &USERS, &entra_user("ada")).await.expect("create").resource);
-
-    let dir = tempfile::tempdir().expect("dir");
-    let key = provisioning::enroll_link::load_or_create_key(dir.path()).expect("key");
-    let config = EnrollmentConfig::new(key, "https://mfa.example.test/enroll", "Acme MFA");
-    let outbox = dir.path().join("outbox");
-    let mailer = Arc::new(OutboxMailer::new(service.clone(), FileMailer::new(&outbox, "MFA <no-reply@mfa.example.test>"), config.clone()));
-    // The local server spawns this loop; here it runs until the file appears.
-    let looping = tokio::spawn({
-        let mailer = mailer.clone();
-        async move { mailer.run_drain_loop(Duration::from_millis(10), 10).await }
-    });
-    let eml = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let files: Vec<_> = std::fs::read_dir(&outbox).into_iter().flatten().flatten().map(|e| e.path()).collect();
-            if let Some(file) = files.iter().find(|p| p.extension().is_some_and(|x| x == "eml")) {
-                return std::fs::read_to_string(file).expect("eml");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("an .eml file within 10 s");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    looping.abort();
-    assert_eq!(std::fs::read_dir(&outbox).expect("dir").count(), 1, "one email, once, however many passes");
-
-    assert!(eml.contains("To: ada@contoso.com\r\n") && eml.contains("From: MFA <no-reply@mfa.example.test>\r\n"));
-    assert!(eml.contains("Content-Type: multipart/alternative; boundary="));
-    let boundary = eml.split("boundary=\"").nth(1).and_then(|s| s.split('"').next()).expect("boundary");
-    let part = |kind: &str| {
-        let part = eml.split(&format!("--{boundary}")).find(|p| p.contains(kind)).expect("part");
-        let encoded: String = part.split("\r\n\r\n").nth(1).expect("body").split_whitespace().collect();
-        String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf-8")
-    };
-    let text = part("text/plain");
-    let html = part("text/html");
-    assert!(text.contains("Hello Test User,") && text.contains("Acme MFA"));
-    let link = link_in(&text);
-    assert!(html.contains(&format!("href=\"{link}\"")));
-
-    let token = token_of(&link);
-    let info = service.describe_enrollment(&config, token).await.expect("describe");
-    assert_eq!((info.user_id.as_str(), info.user_name.as_str(), info.product_name.as_str()), (id.as_str(), "ada", "Acme MFA"));
-    let expires = time::OffsetDateTime::parse(&info.expires_at, &time::format_description::well_known::Rfc3339).expect("rfc3339");
-    let days = (expires - time::OffsetDateTime::now_utc()).whole_hours();
-    assert!((167..=168).contains(&days), "7 days by default, got {days} hours");
-    assert!(text.contains(&format!("{}-{:02}-{:02}", expires.year(), u8::from(expires.month()), expires.day())));
-
-    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Unenrolled, 0));
-    let registered = service.enroll_device(&config, token, device("Ada's phone")).await.expect("enroll");
-    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 1));
-    assert_eq!(service.list_devices(&tenant.admin, &id).await.expect("devices"), vec![registered]);
-    assert_eq!(service.enroll_device(&config, token, device("again")).await.expect_err("used"), EnrollError::Used);
-    // Resent, then the new link used by ten concurrent requests: one device.
-    let resent = service.resend_enrollment_emails(&tenant.admin, std::slice::from_ref(&id)).await.expect("resend");
-    assert_eq!(resent.successfully_sent, vec![id.clone()]);
-    mailer.drain_once(10).await.expect("drain");
-    let second = std::fs::read_dir(&outbox)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| std::fs::read_to_string(p).is_ok_and(|text| text != eml));
-    let second = std::fs::read_to_string(second.expect("a second .eml")).expect("eml");
-    let second_text = {
-        let part = second.split("Content-Type: text/plain").nth(1).expect("text part");
-        let encoded: String = part.split("\r\n\r\n").nth(1).expect("body").split("--").next().expect("body").split_whitespace().collect();
-        String::from_utf8(STANDARD.decode(encoded).expect("base64")).expect("utf-8")
-    };
-    let second_token = token_of(&link_in(&second_text)).to_string();
-    let tasks: Vec<_> = (0..10)
-        .map(|n| {
-            let (service, config, token) = (service.clone(), config.clone(), second_token.clone());
-            tokio::spawn(async move { service.enroll_device(&config, &token, device(&format!("d{n}"))).await })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.expect("task"));
-    }
-    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|e| *e == EnrollError::Used), "{outcomes:?}");
-    assert_eq!(status(&service, &tenant.admin, &id).await, (UserStatus::Active, 2));
-    assert_eq!(service.describe_enrollment(&config, token).await.expect_err("used"), EnrollError::Used);
-}
-
-#[tokio::test]
 async fn replayed_and_duplicate_stream_records_send_once() {
     let service = service().await;
     let tenant = tenant(&service, None).await;
@@ -269,15 +173,15 @@ async fn replayed_and_duplicate_stream_records_send_once() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (mailer, event) = (mailer.clone(), event.clone());
-            tokio::spawn(async move { mailer.process_stream(&event).await })
+            tokio::spawn(async move { mailer.process_changes(&event).await })
         })
         .collect();
     for task in tasks {
-        assert!(task.await.expect("task").batch_item_failures.is_empty(), "every duplicate settles");
+        assert!(task.await.expect("task").is_empty(), "every duplicate settles");
     }
     // And the batch replayed, twice.
-    assert!(mailer.process_stream(&event).await.batch_item_failures.is_empty());
-    assert!(mailer.process_stream(&event).await.batch_item_failures.is_empty());
+    assert!(mailer.process_changes(&event).await.is_empty());
+    assert!(mailer.process_changes(&event).await.is_empty());
     let sent = recording.sent();
     assert_eq!(sent.len(), 1, "exactly one email");
     assert_eq!(recording.attempts.load(Ordering::SeqCst), 1);
@@ -288,13 +192,10 @@ async fn replayed_and_duplicate_stream_records_send_once() {
     let log = log_details(&service, &tenant.admin).await;
     assert_eq!(log.iter().filter(|(op, outcome, _)| *op == LogOperation::EnrollmentEmail && *outcome == LogOutcome::Success).count(), 1);
 
-    // A record of something else, or a removal, is ignored without failing the batch.
-    let other: StreamEvent = serde_json::from_value(json!({"Records": [
-        {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": format!("T#{}#R#x", tenant.id)}, "sk": {"S": "R"}}, "SequenceNumber": "7"}},
-        {"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": format!("T#{}#OUTBOX", tenant.id)}, "sk": {"S": id}}, "SequenceNumber": "8"}}
-    ]}))
-    .expect("event");
-    assert!(mailer.process_stream(&other).await.batch_item_failures.is_empty());
+    // A change of something else, or the mailer's own lease and sent marks, is ignored.
+    assert_eq!(OutboxChange::of_written_item(&format!("T#{}#R#x", tenant.id), "R", None, "7"), None);
+    assert_eq!(OutboxChange::of_written_item(&format!("T#{}#OUTBOX", tenant.id), &id, Some("SENDING"), "8"), None);
+    assert!(mailer.process_changes(&[]).await.is_empty());
     assert_eq!(recording.sent().len(), 1);
 }
 
@@ -329,7 +230,7 @@ async fn a_crash_while_sending_loses_nothing_the_lease_expires_and_it_is_sent_on
     let event = stream_insert(&tenant.id, &id, "5");
     let quick = OutboxMailer::new(service.clone(), recording.clone(), config())
         .with_policy(DeliveryPolicy { max_wait: Duration::from_millis(20), ..fast() });
-    assert_eq!(quick.process_stream(&event).await.batch_item_failures.len(), 1, "unsettled: Lambda delivers it again");
+    assert_eq!(quick.process_changes(&event).await.len(), 1, "unsettled: Lambda delivers it again");
     assert!(recording.sent().is_empty());
 
     clock.advance(time::Duration::seconds(61));
@@ -395,8 +296,8 @@ async fn rejected_emails_are_retried_with_backoff_then_recorded_as_failed_with_t
     let failing = Arc::new(Recording::failing(SendError::Permanent("Email address is not verified.".into())));
     let mailer = OutboxMailer::new(service.clone(), failing.clone(), config()).with_policy(fast());
 
-    let response = mailer.process_stream(&stream_insert(&tenant.id, &id, "9")).await;
-    assert!(response.batch_item_failures.is_empty(), "a final failure is settled, not redelivered");
+    let unsettled = mailer.process_changes(&stream_insert(&tenant.id, &id, "9")).await;
+    assert!(unsettled.is_empty(), "a final failure is settled, not redelivered");
     assert_eq!(failing.attempts.load(Ordering::SeqCst), 3, "max_attempts");
     let item = service.outbox_email(&tenant.id, &id).await.expect("read").expect("item").email;
     assert_eq!((item.state, item.attempts), (OutboxState::Failed, 3));
@@ -548,45 +449,4 @@ async fn resend_queues_a_new_email_whose_link_replaces_the_old_one() {
     assert_eq!(service.describe_enrollment(&config, token_of(&first_link)).await.expect_err("replaced"), EnrollError::Used);
     service.enroll_device(&config, token_of(&link_in(&resent.text)), device("jo phone")).await.expect("the new link works");
     assert_eq!(service.user_summary(&tenant.admin, &kim).await.expect("user").enrollment_email, Some(EnrollmentEmail::Queued));
-}
-
-/// The sample event for `cargo lambda invoke mailer --data-file events/mailer-stream.json`:
-/// parsed as the mailer parses it, and processed against an outbox item with its keys.
-#[tokio::test]
-async fn the_sample_stream_event_is_processed() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/mailer-stream.json"))
-        .expect("events/mailer-stream.json");
-    let event: StreamEvent = serde_json::from_str(&text).expect("the sample parses as a stream event");
-    assert_eq!(event.records.len(), 1);
-    let record = &event.records[0];
-    let (tenant, user) = record.outbox_key().expect("an outbox INSERT");
-    // The item the stream record reports, as the create's transaction wrote it (DynamoDB
-    // JSON of the new image, converted to the store's attributes).
-    let image = record.dynamodb.new_image.clone().expect("NewImage");
-    let attrs: serde_json::Map<String, Value> = image
-        .into_iter()
-        .filter(|(name, _)| name != "pk" && name != "sk")
-        .map(|(name, value)| {
-            let plain = match (value.get("S"), value.get("N")) {
-                (Some(s), _) => s.clone(),
-                (_, Some(Value::String(n))) => json!(n.parse::<i64>().expect("integer")),
-                _ => panic!("unexpected attribute {name}: {value}"),
-            };
-            (name, plain)
-        })
-        .collect();
-    let service = service().await;
-    let key = item_store::Key::new(format!("T#{tenant}#OUTBOX"), user);
-    service.store().put(item_store::Item::new(key, attrs), item_store::Condition::Absent).await.expect("seed");
-
-    let recording = Arc::new(Recording::default());
-    let mailer = OutboxMailer::new(service.clone(), recording.clone(), config()).with_policy(fast());
-    assert!(mailer.process_stream(&event).await.batch_item_failures.is_empty());
-    assert!(mailer.process_stream(&event).await.batch_item_failures.is_empty());
-    let sent = recording.sent();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].to, "alice@contoso.com");
-    assert!(sent[0].text.contains("Hello Alice Example,"));
-    let response = serde_json::to_value(mailer.process_stream(&event).await).expect("json");
-    assert_eq!(response, json!({"batchItemFailures": []}));
 }

@@ -1,4 +1,4 @@
-//! Entra's whole user lifecycle, as ENTRA.md describes it.
+//! Entra's whole user lifecycle, as docs/ENTRA.md §2 describes it.
 
 mod common;
 

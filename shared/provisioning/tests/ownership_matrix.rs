@@ -1,17 +1,17 @@
-//! Every combination of the two switches x record source x operation (DESIGN.md,
-//! "Per-integration settings"), through the generic service.
+//! Every combination of the two switches x record source x operation (docs/ARCHITECTURE.md,
+//! "Ownership and the integration switches"), through the generic service.
 
 mod common;
 
 use common::*;
 use item_store::ItemStore;
-use provisioning::record::Record;
+use provisioning::resources::Record;
 use provisioning::{Caller, GROUPS, Provisioning, Settings, Source, TypeDescriptor, USERS};
 use serde_json::{Value, json};
 
 /// The stored record, whatever its type (None once deleted).
 async fn stored(service: &Provisioning<Store>, tenant: &str, id: &str) -> Option<Record> {
-    let item = service.store().get(&provisioning::keys::resource(tenant, id)).await.unwrap()?;
+    let item = service.store().get(&provisioning::storage::keys::resource(tenant, id)).await.unwrap()?;
     Some(Record::from_item(&item).unwrap())
 }
 
@@ -222,9 +222,9 @@ async fn claims_keep_devices_and_enrollment_and_groups_claim_by_display_name() {
         .add_device(
             &tenant.admin,
             &id,
-            provisioning::users::NewDevice {
+            provisioning::mfa::NewDevice {
                 device_name: "Pixel".into(),
-                device_type: provisioning::users::DeviceType::Push,
+                device_type: provisioning::mfa::DeviceType::Push,
                 platform: "Android".into(),
             },
         )

@@ -54,7 +54,7 @@ async fn tokens_authenticate_their_integration_only_and_rotate() {
     service.create(&entra_b, &USERS, &entra_user("zoe")).await.unwrap();
 
     // Only the hash is stored.
-    let hash = provisioning::secrets::hash(&token_a);
+    let hash = provisioning::tenancy::secrets::hash(&token_a);
     let stored = service.store().get(&Key::new(format!("SECRET#{hash}"), "SECRET")).await.unwrap().unwrap();
     assert!(!serde_json::to_string(&stored.attrs).unwrap().contains(&token_a));
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use provisioning::users::{DeviceType, NewDevice};
+use provisioning::mfa::{DeviceType, NewDevice};
 use provisioning::{Source, USERS, UserStatus};
 use serde_json::json;
 
@@ -68,7 +68,7 @@ async fn delete_removes_devices_and_manual_users_use_the_same_service() {
     // and nothing remains in the deleted user's partition.
     let page = {
         use item_store::{ItemStore, Query};
-        service.store().query(&Query::partition(provisioning::keys::resource_partition(&tenant.id, &id))).await.unwrap()
+        service.store().query(&Query::partition(provisioning::storage::keys::resource_partition(&tenant.id, &id))).await.unwrap()
     };
     assert!(page.items.is_empty(), "{:?}", page.items);
     assert_eq!(service.seats(&tenant.id).await.unwrap().used, 0);

@@ -1,4 +1,4 @@
-//! Every query of ENTRA.md section 3, from the decoded query parameters to the
+//! Every query of docs/ENTRA.md §3, from the decoded query parameters to the
 //! ListResponse body, over a small directory held in memory.
 
 use scim::list::ListQuery;

@@ -1,4 +1,4 @@
-//! Every PATCH shape of ENTRA.md section 5 and RFC 7644 section 3.5.2, table-driven:
+//! Every PATCH shape of docs/ENTRA.md §5 and RFC 7644 section 3.5.2, table-driven:
 //! the resource before, the PATCH body, and the resource after (or the error).
 
 use scim::patch::{ApartChange, PatchRequest, ValuesChange, apply_apart_changes, apply_patch};

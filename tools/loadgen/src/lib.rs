@@ -1,5 +1,5 @@
 //! `scim-loadgen`: replays Microsoft Entra ID provisioning cycles (the request shapes of the
-//! team handbook's ENTRA.md) against any SCIM 2.0 server and reports, per operation kind,
+//! repository's docs/ENTRA.md) against any SCIM 2.0 server and reports, per operation kind,
 //! the count, the failures (by status), throughput and latency (p50/p99/max).
 //!
 //! Each operation kind runs as its own phase at the given concurrency, in the order of an
@@ -319,7 +319,7 @@ impl Run {
     }
 
     fn user_body(&self, i: usize) -> Bytes {
-        // Entra's create (ENTRA.md §4), enterprise extension included. `manager: null` is
+        // Entra's create (docs/ENTRA.md §4), enterprise extension included. `manager: null` is
         // left out: strict servers refuse it as an unknown top-level attribute.
         let name = self.user_name(i);
         Bytes::from(

@@ -1,0 +1,89 @@
+//! Users as the admin API lists them: source, MFA status and device count beside the
+//! SCIM resource.
+
+use item_store::{GSI1, ItemStore, Query};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::mfa::state::{EnrollmentEmail, UserStatus};
+use crate::resources::record::Record;
+use crate::resources::types::USERS;
+use crate::service::Provisioning;
+use crate::storage::cursor::{decode_cursor, encode_cursor};
+use crate::storage::keys;
+use crate::tenancy::ownership::{Caller, Source};
+
+const SUMMARY_CURSOR_FINGERPRINT: u64 = 0x7573_6572_7375_6d6d;
+
+/// What only an administrator may do here, for the 403 detail.
+pub(crate) const MANAGE: &str = "manage users and their devices";
+
+/// A user as the admin API lists it (the MFA product's user model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSummary {
+    pub id: String,
+    pub user_name: String,
+    pub source: Source,
+    pub status: UserStatus,
+    pub device_count: u64,
+    /// Whether an enrollment email was queued at creation (or the user had no address).
+    pub enrollment_email: Option<EnrollmentEmail>,
+    pub created: String,
+    pub last_modified: String,
+    /// The SCIM resource (names, emails..).
+    pub resource: Value,
+}
+
+fn summary(record: Record) -> UserSummary {
+    let mfa = record.mfa.unwrap_or_default();
+    UserSummary {
+        user_name: record.resource.get("userName").and_then(Value::as_str).unwrap_or_default().to_string(),
+        id: record.id,
+        source: record.source,
+        status: mfa.status,
+        device_count: mfa.device_count,
+        enrollment_email: mfa.enrollment_email,
+        created: record.created,
+        last_modified: record.last_modified,
+        resource: record.resource,
+    }
+}
+
+impl<S: ItemStore> Provisioning<S> {
+    pub(crate) async fn user_record(&self, caller: &Caller, id: &str) -> Result<Record> {
+        if id.is_empty() || id.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(Error::not_found(format!("no user with id \"{id}\"")));
+        }
+        let item = self
+            .store
+            .get(&keys::resource(&caller.tenant, id))
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no user with id \"{id}\"")))?;
+        let record = Record::from_item(&item)?;
+        if record.type_name != USERS.name() {
+            return Err(Error::not_found(format!("no user with id \"{id}\"")));
+        }
+        Ok(record)
+    }
+
+    pub async fn user_summary(&self, caller: &Caller, id: &str) -> Result<UserSummary> {
+        caller.require_admin(MANAGE)?;
+        Ok(summary(self.user_record(caller, id).await?))
+    }
+
+    /// The tenant's users in userName order, `limit` per page, with a cursor for the next.
+    pub async fn list_user_summaries(
+        &self,
+        caller: &Caller,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<UserSummary>, Option<String>)> {
+        caller.require_admin(MANAGE)?;
+        let partition = keys::listing(&caller.tenant, USERS.name());
+        let cursor = after.map(|token| decode_cursor(token, SUMMARY_CURSOR_FINGERPRINT, &partition)).transpose()?;
+        let page = self.store.query(&Query::index(GSI1, partition.clone()).limit(limit.max(1)).after(cursor)).await?;
+        let users = page.items.iter().map(|item| Record::from_item(item).map(summary)).collect::<Result<Vec<_>>>()?;
+        let next = page.cursor.map(|c| encode_cursor(SUMMARY_CURSOR_FINGERPRINT, &partition, &c.0));
+        Ok((users, next))
+    }
+}

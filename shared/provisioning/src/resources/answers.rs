@@ -1,0 +1,59 @@
+//! What the resource operations answer: the written resource, and the errors they share.
+
+use scim::projection::AttributeSelection;
+use scim::{ScimError, ScimType};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::resources::types::TypeDescriptor;
+
+/// The result of a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The resource as stored, with `id` and `meta` (members of a group are not read back;
+    /// a GET returns them).
+    pub resource: Value,
+    pub version: u64,
+    /// 201 rather than 200.
+    pub created: bool,
+    /// The write took over a manually provisioned record.
+    pub claimed: bool,
+}
+
+impl Written {
+    /// The written resource as the client asked for it (`attributes`,
+    /// `excludedAttributes`): projected exactly as a read is.
+    pub fn projected(&self, descriptor: &TypeDescriptor, selection: &AttributeSelection) -> Value {
+        projected(descriptor, selection, &self.resource)
+    }
+}
+
+/// A resource as the client asked for it: the one projection of every answer (GET, lists
+/// and writes).
+pub(crate) fn projected(descriptor: &TypeDescriptor, selection: &AttributeSelection, resource: &Value) -> Value {
+    selection.project(descriptor.resource_type, resource)
+}
+
+pub(crate) fn taken(descriptor: &TypeDescriptor, value: &str, reason: &str) -> Error {
+    Error::conflict(format!("{} \"{value}\" is already taken (case-insensitively): {reason}", descriptor.unique))
+}
+
+pub(crate) fn not_found(descriptor: &TypeDescriptor, id: &str) -> Error {
+    Error::not_found(format!("no {} with id \"{id}\"", descriptor.name()))
+}
+
+/// A write lost the race for the resource's version: 412 when the client named the
+/// version it expected (`If-Match`), else 409 `invalidVers` (which a retry resolves).
+pub(crate) fn version_conflict(if_match: Option<&str>, descriptor: &TypeDescriptor, id: &str) -> Error {
+    match if_match {
+        Some(header) => Error::Scim(ScimError::precondition_failed(format!(
+            "If-Match {header} no longer matches: the {} {id} was changed concurrently; read it again",
+            descriptor.name()
+        ))),
+        None => Error::Scim(ScimError::new(
+            409,
+            Some(ScimType::InvalidVers),
+            format!("the {} {id} was changed concurrently; read it again and retry", descriptor.name()),
+        )),
+    }
+}

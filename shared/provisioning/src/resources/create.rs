@@ -1,0 +1,142 @@
+//! Create (`POST`): a new resource in one transaction with its uniqueness claim, seat,
+//! enrollment email and log entry, or, on a collision with a manually provisioned record
+//! and an integration that may claim it, a claim of that record.
+
+use item_store::{Condition, ItemStore, Key, TransactOp};
+use scim::resource::{prepare_create, prepare_replace};
+use serde_json::Value;
+
+use crate::clock::rfc3339;
+use crate::error::Result;
+use crate::log::LogOperation;
+use crate::mfa::state::MfaState;
+use crate::resources::answers::{Written, taken};
+use crate::resources::attributes::is_active;
+use crate::resources::members;
+use crate::resources::record::Record;
+use crate::resources::types::TypeDescriptor;
+use crate::resources::update::NewVersion;
+use crate::resources::validate::{attribute_names, check_key_values, required_unique, take_apart};
+use crate::service::Provisioning;
+use crate::storage::ids::new_id;
+use crate::storage::keys;
+use crate::storage::retry::{MAX_RETRIES, backoff, contended};
+use crate::storage::transaction::Transaction;
+use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
+use crate::tenancy::seats::COUNTER;
+
+impl<S: ItemStore> Provisioning<S> {
+    /// POST. 201 with a new id; or, for a create whose unique attribute matches a
+    /// manually provisioned record and an integration with *include manually provisioned
+    /// users*, 201 with the existing id and the request's attributes (a claim); else 409.
+    pub async fn create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
+        let result = self.try_create(caller, descriptor, body).await;
+        self.logged(caller, LogOperation::Create, descriptor.name(), None, result).await
+    }
+
+    async fn try_create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
+        let mut resource = prepare_create(descriptor.resource_type, body)?;
+        let apart = take_apart(descriptor, &mut resource);
+        check_key_values(descriptor, &resource)?;
+        let unique = required_unique(descriptor, &resource)?.to_string();
+        let now = rfc3339(self.clock.now());
+        let changed = attribute_names(&resource, &apart, descriptor);
+        let id = new_id();
+        // Only users provisioned by an integration that sends enrollment emails get one;
+        // one without an address is marked so, so that it shows in the admin API and log.
+        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
+        let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
+        let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
+        let record = Record {
+            id,
+            type_name: descriptor.name().to_string(),
+            version: 1,
+            mfa: descriptor.is_user.then(|| MfaState { enrollment_email, ..MfaState::new().with_active(is_active(&resource)) }),
+            resource,
+            created: now.clone(),
+            last_modified: now,
+            source: caller.source(),
+        };
+        let tenant = &caller.tenant;
+        let uniqueness = keys::uniqueness(tenant, descriptor.name(), &unique);
+        let mut unique_attrs = item_store::Attributes::new();
+        unique_attrs.insert("id".into(), record.id.clone().into());
+        for attempt in 0..MAX_RETRIES {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let mut transaction = Transaction::new();
+            transaction.push(TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent });
+            let unique_op = transaction.push(TransactOp::Put {
+                item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()),
+                condition: Condition::Absent,
+            });
+            let mut seat_op = None;
+            if descriptor.is_user {
+                match self.seats_for_attempt(tenant, attempt).await?.take(tenant) {
+                    Ok(op) => seat_op = Some(transaction.push(op)),
+                    // At the limit, a create that claims an existing record still succeeds
+                    // (claims take no seat): look for the collision first.
+                    Err(limit) => {
+                        return match self.store.get(&uniqueness).await? {
+                            Some(_) => self.create_collision(caller, descriptor, body, &unique, &uniqueness).await,
+                            None => Err(limit),
+                        };
+                    }
+                }
+            }
+            transaction.extend(outbox.clone());
+            let member_ops = members::add_ops(tenant, &record.id, &apart)?;
+            let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
+            if let Some(plan) = &enrollment {
+                plan.annotate_log(&mut log);
+            }
+            let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
+            match transaction.run_with(&self.store, member_ops, Some(log_op)).await {
+                Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
+                Err(failed) if failed.at(unique_op) => {
+                    return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
+                }
+                Err(failed) if seat_op.is_some_and(|op| failed.at(op)) => continue,
+                Err(failed) => return Err(failed.into()),
+            }
+        }
+        Err(contended(COUNTER))
+    }
+
+    /// A create collided with an existing record: claim it or answer 409.
+    async fn create_collision(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        body: &Value,
+        unique: &str,
+        uniqueness: &Key,
+    ) -> Result<Written> {
+        let gone = || taken(descriptor, unique, "the existing record is being changed; retry");
+        let holder = self.store.get(uniqueness).await?.ok_or_else(gone)?;
+        let id = holder.attrs.get("id").and_then(Value::as_str).ok_or_else(gone)?.to_string();
+        let item = self.store.get(&keys::resource(&caller.tenant, &id)).await?.ok_or_else(gone)?;
+        let record = Record::from_item(&item)?;
+        match decide(caller, &record.source, Operation::CreateCollision) {
+            Decision::Claim => self.claim(caller, descriptor, record, body).await,
+            Decision::Conflict(reason) => Err(taken(descriptor, unique, &reason)),
+            _ => Err(taken(descriptor, unique, "a record with this name exists")),
+        }
+    }
+
+    /// Takes over a manual record with the attributes of a create: same id, request's
+    /// attributes, MFA state (devices, enrollment) kept, source := the integration.
+    async fn claim(&self, caller: &Caller, descriptor: &TypeDescriptor, record: Record, body: &Value) -> Result<Written> {
+        let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
+        let apart = take_apart(descriptor, &mut resource);
+        // Added, not replaced: the claimed group keeps its members.
+        let member_ops = members::add_ops(&caller.tenant, &record.id, &apart)?;
+        let changed = attribute_names(&resource, &apart, descriptor);
+        let version = NewVersion { record, resource, member_ops, changed, operation: LogOperation::Claim };
+        let mut written = self.commit(caller, descriptor, version, true, None).await?;
+        written.created = true;
+        written.claimed = true;
+        Ok(written)
+    }
+}

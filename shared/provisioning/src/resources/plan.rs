@@ -1,0 +1,131 @@
+//! Filter planning: which store reads answer a filter.
+//!
+//! `eq` terms on `id`, the unique attribute (`userName`, `displayName`), `externalId`,
+//! and Entra's `emails[type eq "work"].value` — alone or as operands of a top-level
+//! `and` — become one key or index lookup; the whole filter is then evaluated on what it
+//! returns. Anything else walks the type's listing (gsi1) page by page, examining at
+//! most `Limits::max_examined` items. No Scan.
+//!
+//! `emails.value eq` without the `work` type is not indexed: only a user's work email
+//! is in gsi3 (one index key per item), so an index answer could miss a user whose match
+//! is another email. It is answered by the listing walk instead, correctly.
+
+use item_store::{GSI1, GSI2, GSI3, Index, Query, SortKey};
+use scim::AttrPath;
+use scim::filter::{CompValue, CompareOp, Filter};
+
+use crate::resources::types::TypeDescriptor;
+use crate::storage::keys::{self, MAX_KEY_VALUE_BYTES};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// An equality no stored resource can satisfy (an empty value, or one too long to
+    /// have been stored): no read at all, and no key the store would refuse.
+    Nothing,
+    /// `id eq "x"`: one get.
+    ById(String),
+    /// One index partition (or sort-key value) holds every possible match.
+    Lookup(Query),
+    /// No usable term: the whole listing, capped.
+    Walk(Query),
+}
+
+fn is_core(path: &AttrPath, descriptor: &TypeDescriptor, name: &str) -> bool {
+    path.sub.is_none()
+        && path.name.eq_ignore_ascii_case(name)
+        && path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(descriptor.resource_type.schema.id))
+}
+
+/// The plan for a filter (or for no filter) on `descriptor`'s resources in `tenant`.
+pub fn plan(tenant: &str, descriptor: &TypeDescriptor, filter: Option<&Filter>) -> Plan {
+    let listing = Query::index(GSI1, keys::listing(tenant, descriptor.name()));
+    let Some(filter) = filter else { return Plan::Walk(listing) };
+    let type_name = descriptor.name();
+    for (path, value) in filter.required_equalities() {
+        let keyed = ["id", descriptor.unique, "externalId"].iter().any(|name| is_core(path, descriptor, name));
+        if keyed && (value.is_empty() || value.len() > MAX_KEY_VALUE_BYTES) {
+            return Plan::Nothing;
+        }
+        if is_core(path, descriptor, "id") {
+            return Plan::ById(value.to_string());
+        }
+        if is_core(path, descriptor, descriptor.unique) {
+            return Plan::Lookup(listing.sort(SortKey::Equals(keys::listing_sort(value))));
+        }
+        if is_core(path, descriptor, "externalId") {
+            return Plan::Lookup(index(GSI2, keys::external_id(tenant, type_name, value)));
+        }
+    }
+    if descriptor.email_index
+        && let Some(email) = work_email_term(filter)
+    {
+        if email.is_empty() || email.len() > MAX_KEY_VALUE_BYTES {
+            return Plan::Nothing;
+        }
+        return Plan::Lookup(index(GSI3, keys::email(tenant, type_name, email)));
+    }
+    Plan::Walk(listing)
+}
+
+fn index(index: Index, pk: String) -> Query {
+    Query::index(index, pk)
+}
+
+/// `emails[type eq "work" and value eq "x"]` (how `emails[type eq "work"].value eq "x"`
+/// parses), alone or as an operand of a top-level `and`.
+fn work_email_term(filter: &Filter) -> Option<&str> {
+    let terms = match filter {
+        Filter::And(operands) => operands.as_slice(),
+        other => std::slice::from_ref(other),
+    };
+    terms.iter().find_map(|term| {
+        let Filter::ValuePath { path, filter } = term else { return None };
+        if !path.name.eq_ignore_ascii_case("emails") || path.sub.is_some() {
+            return None;
+        }
+        let Filter::And(inner) = filter.as_ref() else { return None };
+        let literal = |name: &str| {
+            inner.iter().find_map(|f| match f {
+                Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(text) }
+                    if path.sub.is_none() && path.urn.is_none() && path.name.eq_ignore_ascii_case(name) =>
+                {
+                    Some(text.as_str())
+                }
+                _ => None,
+            })
+        };
+        literal("type").filter(|t| t.eq_ignore_ascii_case("work")).and(literal("value"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::types::{GROUPS, USERS};
+
+    fn parse(text: &str) -> Filter {
+        scim::filter::parse(text).unwrap()
+    }
+
+    #[test]
+    fn equality_terms_become_lookups_and_the_rest_walks() {
+        let by_name = plan("t", &USERS, Some(&parse("UserName eq \"Alice\"")));
+        assert_eq!(by_name, Plan::Lookup(Query::index(GSI1, "T#t#User").sort(SortKey::Equals("alice".into()))));
+        let and = plan("t", &USERS, Some(&parse("id eq \"54D3\" and manager eq \"2819\"")));
+        assert_eq!(and, Plan::ById("54D3".into()));
+        let external = plan("t", &GROUPS, Some(&parse("externalId eq jyoung")));
+        assert_eq!(external, Plan::Lookup(Query::index(GSI2, "T#t#Group#X#jyoung")));
+        let email = plan("t", &USERS, Some(&parse("emails[type eq \"work\"].value eq \"A@b.com\"")));
+        assert_eq!(email, Plan::Lookup(Query::index(GSI3, "T#t#User#E#a@b.com")));
+        let group = plan("t", &GROUPS, Some(&parse("displayName eq \"Sales\"")));
+        assert_eq!(group, Plan::Lookup(Query::index(GSI1, "T#t#Group").sort(SortKey::Equals("sales".into()))));
+        for walk in ["userName sw \"a\"", "emails.value eq \"a@b.com\"", "userName eq \"a\" or userName eq \"b\""] {
+            assert!(matches!(plan("t", &USERS, Some(&parse(walk))), Plan::Walk(_)), "{walk}");
+        }
+        assert!(matches!(plan("t", &USERS, None), Plan::Walk(_)));
+        let long = format!("userName eq \"{}\"", "x".repeat(MAX_KEY_VALUE_BYTES + 1));
+        for nothing in ["userName eq \"\"", "externalId eq \"\" and userName sw \"a\"", long.as_str()] {
+            assert_eq!(plan("t", &USERS, Some(&parse(nothing))), Plan::Nothing, "{nothing}");
+        }
+    }
+}

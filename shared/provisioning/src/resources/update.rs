@@ -1,0 +1,255 @@
+//! Replace (`PUT`) and patch (`PATCH`): one read, the ownership rules, then one
+//! transaction holding the new version (conditional on the version read), its
+//! uniqueness changes and the log entry, with member changes in batches after it (see
+//! `storage::transaction`). A write that changes nothing writes nothing.
+
+use item_store::{Condition, ItemStore, TransactOp};
+use scim::etag::check_if_match;
+use scim::patch::{ApartChange, PatchRequest, ValuesChange, apply_patch};
+use scim::resource::prepare_replace;
+use serde_json::Value;
+
+use crate::clock::rfc3339;
+use crate::error::{Error, Result};
+use crate::log::LogOperation;
+use crate::mfa::state::MfaState;
+use crate::resources::answers::{Written, not_found, taken, version_conflict};
+use crate::resources::attributes::{is_active, unique_value};
+use crate::resources::record::Record;
+use crate::resources::types::TypeDescriptor;
+use crate::resources::validate::{attribute_names, check_key_values, required_unique, take_apart};
+use crate::service::Provisioning;
+use crate::storage::keys;
+use crate::storage::retry::again_after_lost_races;
+use crate::storage::transaction::Transaction;
+use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
+
+/// A new version of a record, ready for the ownership rules and the commit.
+pub(crate) struct NewVersion {
+    /// The version read.
+    pub record: Record,
+    /// The resource to write (without the attributes stored apart).
+    pub resource: Value,
+    /// The membership puts and deletes the write carries out.
+    pub member_ops: Vec<TransactOp>,
+    /// Names of the attributes it sets, for the log.
+    pub changed: Vec<String>,
+    pub operation: LogOperation,
+}
+
+/// What a client asked to change.
+enum Edit<'a> {
+    /// `PUT`: the body replaces the resource's attributes (members too, for groups).
+    Replace(&'a Value),
+    /// `PATCH`: the body's operations apply to the resource.
+    Patch(&'a Value),
+}
+
+/// An [`Edit`] whose body has been checked.
+enum Checked<'a> {
+    Replace(&'a Value),
+    Patch(PatchRequest),
+}
+
+impl<'a> Edit<'a> {
+    fn operation(&self) -> LogOperation {
+        match self {
+            Edit::Replace(_) => LogOperation::Replace,
+            Edit::Patch(_) => LogOperation::Patch,
+        }
+    }
+
+    /// A malformed PATCH is 400 before the record is read (a PUT body is checked against
+    /// the record it replaces).
+    fn check(&self) -> Result<Checked<'a>> {
+        Ok(match *self {
+            Edit::Replace(body) => Checked::Replace(body),
+            Edit::Patch(body) => Checked::Patch(PatchRequest::from_json(body)?),
+        })
+    }
+}
+
+impl<S: ItemStore> Provisioning<S> {
+    /// PUT: the request's attributes replace the resource's (members too, for groups).
+    pub async fn replace(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        self.update(caller, descriptor, id, Edit::Replace(body), if_match).await
+    }
+
+    /// PATCH: one read, then one transaction (plus member batches). A PATCH that changes
+    /// nothing writes nothing, keeps the version and claims nothing.
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        self.update(caller, descriptor, id, Edit::Patch(body), if_match).await
+    }
+
+    async fn update(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        edit: Edit<'_>,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        // A write that lost the race for the version without If-Match (a concurrent PATCH
+        // adding other members, say) is applied again to the newer version.
+        let result = again_after_lost_races(if_match, || self.try_update(caller, descriptor, id, &edit, if_match)).await;
+        self.logged(caller, edit.operation(), descriptor.name(), Some(id), result).await
+    }
+
+    async fn try_update(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        id: &str,
+        edit: &Edit<'_>,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        let checked = edit.check()?;
+        let record = self.load(caller, descriptor, id, Operation::Write { changes: true }).await?;
+        check_if_match(if_match, record.version)?;
+        let (version, modifies) = match checked {
+            Checked::Replace(body) => self.replaced(caller, descriptor, record, body).await?,
+            Checked::Patch(request) => self.patched(caller, descriptor, record, &request).await?,
+        };
+        self.write(caller, descriptor, version, modifies, if_match).await
+    }
+
+    /// The new version a PUT makes, and whether it changes anything.
+    async fn replaced(&self, caller: &Caller, descriptor: &TypeDescriptor, record: Record, body: &Value) -> Result<(NewVersion, bool)> {
+        let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
+        let apart = take_apart(descriptor, &mut resource);
+        let mut changes = Vec::new();
+        if !descriptor.resource_type.stored_apart.is_empty() {
+            changes.push(ApartChange { attribute: "members", change: ValuesChange::RemoveAll });
+            if !apart.is_empty() {
+                changes.push(ApartChange { attribute: "members", change: ValuesChange::Add(apart.clone()) });
+            }
+        }
+        // PUT replaces the members too: the existing ones are read to know what to remove
+        // (and whether anything changes at all).
+        let member_ops = if changes.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &changes).await? };
+        let changed = attribute_names(&resource, &apart, descriptor);
+        let modifies = resource != record.resource || !member_ops.is_empty();
+        Ok((NewVersion { record, resource, member_ops, changed, operation: LogOperation::Replace }, modifies))
+    }
+
+    /// The new version a PATCH makes, and whether it changes anything.
+    async fn patched(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        record: Record,
+        request: &PatchRequest,
+    ) -> Result<(NewVersion, bool)> {
+        let mut resource = record.resource.clone();
+        let outcome = apply_patch(descriptor.resource_type, &mut resource, request)?;
+        let modifies = outcome.changed || !outcome.apart.is_empty();
+        let member_ops =
+            if outcome.apart.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &outcome.apart).await? };
+        let changed = outcome.changed_attributes;
+        Ok((NewVersion { record, resource, member_ops, changed, operation: LogOperation::Patch }, modifies))
+    }
+
+    /// Applies the ownership rules to a replace or patch, then commits it (or not, when
+    /// it changes nothing).
+    async fn write(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        version: NewVersion,
+        modifies: bool,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        let record = &version.record;
+        let claim = match decide(caller, &record.source, Operation::Write { changes: modifies }) {
+            Decision::Allow => false,
+            Decision::Claim => true,
+            Decision::Hidden => return Err(not_found(descriptor, &record.id)),
+            Decision::Forbidden(reason) | Decision::Conflict(reason) => return Err(Error::Forbidden(reason)),
+        };
+        if !modifies {
+            return Ok(Written { resource: record.to_scim(), version: record.version, created: false, claimed: false });
+        }
+        check_key_values(descriptor, &version.resource)?;
+        required_unique(descriptor, &version.resource)?;
+        self.commit(caller, descriptor, version, claim, if_match).await
+    }
+
+    /// Writes a new version of `record`: the resource conditional on the version read,
+    /// the uniqueness items on a rename, the log entry, then member batches.
+    pub(crate) async fn commit(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        version: NewVersion,
+        claim: bool,
+        if_match: Option<&str>,
+    ) -> Result<Written> {
+        let NewVersion { record, resource, member_ops, changed, operation } = version;
+        let tenant = &caller.tenant;
+        let old_unique = record.unique_value(descriptor).map(keys::fold);
+        let new_unique = unique_value(descriptor, &resource).map(str::to_string);
+        // The first claim of a user that was never queued an email queues one, as a create
+        // would (the record was new to this integration).
+        let enrollment = match (&record.mfa, claim && descriptor.is_user) {
+            (Some(mfa), true) => Some(self.enrollment_plan(caller, &record.id, &resource, Some(mfa))?),
+            _ => None,
+        };
+        let active = is_active(&resource);
+        let updated = Record {
+            version: record.version + 1,
+            last_modified: rfc3339(self.clock.now()),
+            source: if claim { caller.source() } else { record.source.clone() },
+            mfa: record.mfa.map(|mfa| MfaState {
+                enrollment_email: enrollment.as_ref().map_or(mfa.enrollment_email, |plan| plan.marker),
+                ..mfa.with_active(active)
+            }),
+            resource,
+            ..record.clone()
+        };
+        let mut transaction = Transaction::new();
+        let resource_op = transaction
+            .push(TransactOp::Put { item: updated.checked_item(tenant, descriptor)?, condition: Condition::VersionEquals(record.version) });
+        transaction.extend(enrollment.as_ref().and_then(|plan| plan.outbox.clone()));
+        let mut unique_op = None;
+        if let Some(new_unique) = &new_unique
+            && old_unique.as_deref() != Some(keys::fold(new_unique).as_str())
+        {
+            if let Some(old) = &old_unique {
+                transaction.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), old), condition: Condition::None });
+            }
+            let mut attrs = item_store::Attributes::new();
+            attrs.insert("id".into(), record.id.clone().into());
+            unique_op = Some(transaction.push(TransactOp::Put {
+                item: item_store::Item::new(keys::uniqueness(tenant, descriptor.name(), new_unique), attrs),
+                condition: Condition::Absent,
+            }));
+        }
+        let mut log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
+        if let Some(plan) = &enrollment {
+            plan.annotate_log(&mut log);
+        }
+        let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
+        match transaction.run_with(&self.store, member_ops, Some(log_op)).await {
+            Ok(()) => Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim }),
+            Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
+                Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
+            }
+            Err(failed) if failed.at(resource_op) => Err(version_conflict(if_match, descriptor, &record.id)),
+            Err(failed) => Err(failed.into()),
+        }
+    }
+}

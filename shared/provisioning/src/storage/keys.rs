@@ -1,0 +1,202 @@
+//! The whole item layout of the single table, in one place.
+//!
+//! Every key of tenant data starts with `T#{tenant}`: an operation builds its keys from the
+//! caller's tenant, so no request value can name another tenant's item. Request values
+//! (userName, externalId, member ids..) only ever appear as the LAST component of a key,
+//! so a `#` inside them cannot forge a different prefix.
+//!
+//! | item | pk | sk | index keys |
+//! |---|---|---|---|
+//! | tenant | `TENANT#{t}` | `TENANT` | |
+//! | secret (API token, admin key) | `SECRET#{sha256 hex}` | `SECRET` | |
+//! | integration | `T#{t}` | `INT#{i}` | |
+//! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
+//! | seat counter | `T#{t}` | `SEATS` | |
+//! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{lowercased userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{lowercased work email}` / `{id}` |
+//! | uniqueness claim | `T#{t}#U#{Type}#{lowercased unique value}` | `U` | |
+//! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
+//! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
+//! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
+//! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
+//! | EAA sync lease, run checkpoint, last summary | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST` | |
+//! | EAA sync state of a user / group | `T#{t}#EAA#U` / `T#{t}#EAA#G` | `{EAA uuid_url}` | |
+//! | EAA fetched users staged across invocations | `T#{t}#EAA#STAGE` | `{run}#{chunk, 6 digits}` | |
+//! | enrollment email (outbox) | `T#{t}#OUTBOX` | `{user id}` | gsi1 `OUTBOX#PENDING` / `{time, 20-digit ns}#{t}#{user id}` while unsent |
+//!
+//! Why this shape:
+//! - A resource's key needs only its id, not its type: a member id can be turned into a
+//!   key without knowing whether it is a user or a group.
+//! - gsi1 is both the listing of a type (paged in name order) and the `userName eq` /
+//!   `displayName eq` lookup (`SortKey::Equals`): one index query answers Entra's match.
+//! - Memberships live in the group's partition (strongly consistent member pages for GET,
+//!   remove-all and group deletion) and appear in gsi2 under the member for the reverse
+//!   lookup (a user's `groups`, removal on user deletion).
+//! - Devices live in their user's partition, so deleting a user pages through one prefix.
+
+use item_store::Key;
+
+/// The longest value accepted where it becomes part of a key (DynamoDB sort keys stop at
+/// 1024 bytes, partition keys at 2048; this leaves room for the prefixes).
+pub const MAX_KEY_VALUE_BYTES: usize = 512;
+
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
+pub const GSI3_PK: &str = "gsi3pk";
+pub const GSI3_SK: &str = "gsi3sk";
+
+const RESOURCE_SK: &str = "R";
+const MEMBER_PREFIX: &str = "M#";
+const DEVICE_PREFIX: &str = "D#";
+
+pub fn tenant(tenant: &str) -> Key {
+    Key::new(format!("TENANT#{tenant}"), "TENANT")
+}
+
+pub fn secret(hash_hex: &str) -> Key {
+    Key::new(format!("SECRET#{hash_hex}"), "SECRET")
+}
+
+/// The partition of a tenant's configuration items (integrations, seat counter).
+pub fn tenant_config(tenant: &str) -> String {
+    format!("T#{tenant}")
+}
+
+pub const INTEGRATION_PREFIX: &str = "INT#";
+
+pub fn integration(tenant: &str, integration: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{INTEGRATION_PREFIX}{integration}"))
+}
+
+pub const ADMIN_KEY_PREFIX: &str = "ADMKEY#";
+
+pub fn admin_key(tenant: &str, key_id: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{ADMIN_KEY_PREFIX}{key_id}"))
+}
+
+pub fn eaa_config(tenant: &str) -> Key {
+    Key::new(tenant_config(tenant), "EAA")
+}
+
+/// gsi1 partition of every tenant's EAA integration (the scheduled sync lists it).
+pub const EAA_INTEGRATIONS: &str = "EAA#INTEGRATIONS";
+
+pub fn eaa_sync(tenant: &str, what: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("EAASYNC#{what}"))
+}
+
+/// Partition of the sync state of EAA users (`U`) or groups (`G`), one item per EAA id.
+pub fn eaa_state_partition(tenant: &str, kind: &str) -> String {
+    format!("T#{tenant}#EAA#{kind}")
+}
+
+pub fn eaa_stage_partition(tenant: &str) -> String {
+    format!("T#{tenant}#EAA#STAGE")
+}
+
+pub fn seats(tenant: &str) -> Key {
+    Key::new(tenant_config(tenant), "SEATS")
+}
+
+/// The partition holding a resource and its children (memberships, devices).
+pub fn resource_partition(tenant: &str, id: &str) -> String {
+    format!("T#{tenant}#R#{id}")
+}
+
+pub fn resource(tenant: &str, id: &str) -> Key {
+    Key::new(resource_partition(tenant, id), RESOURCE_SK)
+}
+
+pub fn uniqueness(tenant: &str, type_name: &str, value: &str) -> Key {
+    Key::new(format!("T#{tenant}#U#{type_name}#{}", fold(value)), "U")
+}
+
+/// gsi1 partition: every resource of one type in a tenant.
+pub fn listing(tenant: &str, type_name: &str) -> String {
+    format!("T#{tenant}#{type_name}")
+}
+
+/// gsi1 sort key: the case-folded unique attribute (userName, displayName), or the id
+/// for a type without one.
+pub fn listing_sort(value: &str) -> String {
+    fold(value)
+}
+
+pub fn external_id(tenant: &str, type_name: &str, external_id: &str) -> String {
+    format!("T#{tenant}#{type_name}#X#{external_id}")
+}
+
+pub fn email(tenant: &str, type_name: &str, email: &str) -> String {
+    format!("T#{tenant}#{type_name}#E#{}", fold(email))
+}
+
+pub fn membership(tenant: &str, group: &str, member: &str) -> Key {
+    Key::new(resource_partition(tenant, group), format!("{MEMBER_PREFIX}{member}"))
+}
+
+pub fn membership_prefix() -> &'static str {
+    MEMBER_PREFIX
+}
+
+/// gsi2 partition of the memberships of one member (the reverse lookup).
+pub fn member_of(tenant: &str, member: &str) -> String {
+    format!("T#{tenant}#MO#{member}")
+}
+
+pub fn device(tenant: &str, user: &str, device: &str) -> Key {
+    Key::new(resource_partition(tenant, user), format!("{DEVICE_PREFIX}{device}"))
+}
+
+pub fn device_prefix() -> &'static str {
+    DEVICE_PREFIX
+}
+
+pub fn log_partition(tenant: &str) -> String {
+    format!("T#{tenant}#LOG")
+}
+
+/// Log sort key: time first (zero-padded, so text order is time order), then a random
+/// suffix so that entries of the same nanosecond do not overwrite each other.
+pub fn log_sort(unix_nanos: i128, unique: &str) -> String {
+    format!("{:020}#{unique}", unix_nanos.max(0))
+}
+
+pub fn outbox(tenant: &str, user: &str) -> Key {
+    Key::new(format!("T#{tenant}#OUTBOX"), user)
+}
+
+/// The (tenant, user id) of an outbox item's key; `None` for any other key.
+pub fn outbox_owner<'a>(pk: &'a str, sk: &'a str) -> Option<(&'a str, &'a str)> {
+    let tenant = pk.strip_prefix("T#")?.strip_suffix("#OUTBOX")?;
+    Some((tenant, sk))
+}
+
+/// gsi1 partition of the enrollment emails not sent yet, across tenants (the local
+/// mailer polls it; on AWS the table's stream triggers the mailer instead).
+pub const PENDING_OUTBOX: &str = "OUTBOX#PENDING";
+
+pub fn pending_outbox_sort(unix_nanos: i128, tenant: &str, user: &str) -> String {
+    format!("{:020}#{tenant}#{user}", unix_nanos.max(0))
+}
+
+/// Case folding for case-insensitive uniqueness and lookups (`userName`, `displayName`
+/// and email addresses compare case-insensitively in SCIM and for Entra).
+pub fn fold(value: &str) -> String {
+    value.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant_and_folds_case() {
+        assert_eq!(uniqueness("t1", "User", "Alice@X.com"), uniqueness("t1", "User", "alice@x.com"));
+        assert_ne!(uniqueness("t1", "User", "a"), uniqueness("t2", "User", "a"));
+        for key in [resource("t1", "x#T#t2"), membership("t1", "g", "m"), device("t1", "u", "d"), seats("t1")] {
+            assert!(key.pk.starts_with("T#t1"), "{key}");
+        }
+        assert!(log_sort(5, "a") < log_sort(40, "a"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Provisioning integrations (SCIM or EAA) and their API tokens: created, listed,
+//! reconfigured, rotated and deleted by the tenant's administrator. A token is stored
+//! only as its hash (see `secrets`); `auth` turns a presented token into a caller.
+
+use item_store::{Attributes, Condition, Item, ItemStore, Query, SortKey, TransactOp};
+use serde_json::{Value, json};
+
+use crate::clock::rfc3339;
+use crate::eaa::config::reservation_op;
+use crate::error::{Error, Result};
+use crate::service::Provisioning;
+use crate::storage::attrs::{str_attr, u64_attr};
+use crate::storage::ids::new_id;
+use crate::storage::keys;
+use crate::storage::paging;
+use crate::storage::transaction::Transaction;
+use crate::tenancy::ownership::{Caller, Settings};
+use crate::tenancy::secrets;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationKind {
+    Scim,
+    Eaa,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Scim => "SCIM",
+            IntegrationKind::Eaa => "EAA",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "SCIM" => Ok(IntegrationKind::Scim),
+            "EAA" => Ok(IntegrationKind::Eaa),
+            other => Err(Error::Internal(format!("stored integration kind {other:?} is unknown"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub id: String,
+    pub tenant: String,
+    pub kind: IntegrationKind,
+    pub name: String,
+    pub settings: Settings,
+    pub created: String,
+    pub version: u64,
+    /// Unix seconds of the last authenticated request (to `auth::LAST_USED_RESOLUTION`).
+    pub last_used: Option<i64>,
+}
+
+/// A created integration or rotated token: the token is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithToken {
+    pub integration: Integration,
+    pub token: String,
+}
+
+fn settings_json(settings: Settings) -> Value {
+    serde_json::to_value(settings).unwrap_or(Value::Null)
+}
+
+fn integration_attrs(integration: &Integration, token_hash: &str) -> Attributes {
+    let value = json!({
+        "kind": integration.kind.as_str(), "name": integration.name, "settings": settings_json(integration.settings),
+        "created": integration.created, "version": integration.version, "tokenHash": token_hash,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => Attributes::new(),
+    }
+}
+
+pub(crate) fn token_item(tenant: &str, integration: &str, hash: &str) -> Item {
+    let attrs = json!({"kind": "integration", "tenant": tenant, "integration": integration, "hash": hash});
+    Item::new(keys::secret(hash), attrs.as_object().cloned().unwrap_or_default())
+}
+
+pub(crate) fn parse_integration(tenant: &str, item: &Item) -> Result<(Integration, String)> {
+    let id = item.key.sk.strip_prefix(keys::INTEGRATION_PREFIX).unwrap_or(&item.key.sk).to_string();
+    let settings = item
+        .attrs
+        .get("settings")
+        .cloned()
+        .map(serde_json::from_value::<Settings>)
+        .transpose()
+        .map_err(|e| Error::Internal(format!("stored settings of integration {id}: {e}")))?
+        .unwrap_or_default();
+    let integration = Integration {
+        id,
+        tenant: tenant.to_string(),
+        kind: IntegrationKind::parse(str_attr(&item.attrs, "kind")?)?,
+        name: str_attr(&item.attrs, "name")?.to_string(),
+        settings,
+        created: str_attr(&item.attrs, "created")?.to_string(),
+        version: u64_attr(&item.attrs, "version"),
+        last_used: None,
+    };
+    Ok((integration, str_attr(&item.attrs, "tokenHash")?.to_string()))
+}
+
+/// The longest integration name accepted.
+pub const MAX_NAME_CHARS: usize = 200;
+
+const MANAGE: &str = "manage integrations";
+
+impl<S: ItemStore> Provisioning<S> {
+    /// Creates an integration and its token (one transaction). The token is returned once.
+    pub async fn create_integration(&self, caller: &Caller, kind: IntegrationKind, name: &str, settings: Settings) -> Result<WithToken> {
+        caller.require_admin(MANAGE)?;
+        // Shown in lists and logs; unbounded, it would outgrow the store's item (a 500).
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::invalid_value(format!("the integration name is longer than {MAX_NAME_CHARS} characters: shorten it")));
+        }
+        let token = secrets::generate("scim_")?;
+        let integration = Integration {
+            id: new_id(),
+            tenant: caller.tenant.clone(),
+            kind,
+            name: name.to_string(),
+            settings,
+            created: rfc3339(self.clock.now()),
+            version: 1,
+            last_used: None,
+        };
+        let mut transaction = Transaction::new();
+        transaction.push(TransactOp::Put {
+            item: Item::new(keys::integration(&caller.tenant, &integration.id), integration_attrs(&integration, &token.hash)),
+            condition: Condition::Absent,
+        });
+        transaction.push(TransactOp::Put { item: token_item(&caller.tenant, &integration.id, &token.hash), condition: Condition::Absent });
+        // At most one EAA integration per tenant: its configuration item is created here,
+        // conditional on absence (see `eaa::config`).
+        let reservation = (kind == IntegrationKind::Eaa).then(|| transaction.push(reservation_op(&caller.tenant, &integration.id)));
+        match transaction.run(&self.store).await {
+            Err(failed) if reservation.is_some_and(|op| failed.at(op)) => {
+                return Err(Error::conflict("this tenant already has an EAA integration (one per tenant)"));
+            }
+            other => other?,
+        }
+        Ok(WithToken { integration, token: token.plaintext })
+    }
+
+    pub(crate) async fn integration_item(&self, caller: &Caller, id: &str) -> Result<(Integration, String)> {
+        let missing = || Error::not_found(format!("no integration {id} in this tenant"));
+        // An id no key can hold is no integration (the store would refuse the key: a 500).
+        if id.is_empty() || id.len() > keys::MAX_KEY_VALUE_BYTES {
+            return Err(missing());
+        }
+        let item = self.store.get(&keys::integration(&caller.tenant, id)).await?.ok_or_else(missing)?;
+        parse_integration(&caller.tenant, &item)
+    }
+
+    /// One integration with its last-used time (one more read: the token item holds it).
+    pub async fn integration(&self, caller: &Caller, id: &str) -> Result<Integration> {
+        caller.require_admin(MANAGE)?;
+        let (mut integration, hash) = self.integration_item(caller, id).await?;
+        if let Some(token) = self.store.get(&keys::secret(&hash)).await? {
+            integration.last_used = token.attrs.get("lastUsed").and_then(Value::as_i64);
+        }
+        Ok(integration)
+    }
+
+    /// The tenant's integrations (a tenant has few: one page).
+    pub async fn list_integrations(&self, caller: &Caller) -> Result<Vec<Integration>> {
+        caller.require_admin(MANAGE)?;
+        let query = Query::partition(keys::tenant_config(&caller.tenant)).sort(SortKey::Prefix(keys::INTEGRATION_PREFIX.into()));
+        let items = paging::collect(&self.store, query, usize::MAX, "integrations").await?;
+        items.iter().map(|item| Ok(parse_integration(&caller.tenant, item)?.0)).collect()
+    }
+
+    /// Changes the switches, conditional on the version read.
+    pub async fn update_settings(&self, caller: &Caller, id: &str, settings: Settings) -> Result<Integration> {
+        caller.require_admin(MANAGE)?;
+        let (mut integration, hash) = self.integration_item(caller, id).await?;
+        let expected = integration.version;
+        integration.settings = settings;
+        integration.version += 1;
+        let item = Item::new(keys::integration(&caller.tenant, id), integration_attrs(&integration, &hash));
+        self.store.put(item, Condition::VersionEquals(expected)).await?;
+        self.grants.clear();
+        Ok(integration)
+    }
+
+    /// Replaces the token: the new one works at once, the old one stops (this process at
+    /// once, other warm functions within `auth::AUTH_CACHE_TTL`).
+    pub async fn rotate_token(&self, caller: &Caller, id: &str) -> Result<WithToken> {
+        caller.require_admin(MANAGE)?;
+        let (mut integration, old_hash) = self.integration_item(caller, id).await?;
+        let token = secrets::generate("scim_")?;
+        let expected = integration.version;
+        integration.version += 1;
+        let ops = vec![
+            TransactOp::Put {
+                item: Item::new(keys::integration(&caller.tenant, id), integration_attrs(&integration, &token.hash)),
+                condition: Condition::VersionEquals(expected),
+            },
+            TransactOp::Delete { key: keys::secret(&old_hash), condition: Condition::None },
+            TransactOp::Put { item: token_item(&caller.tenant, id, &token.hash), condition: Condition::Absent },
+        ];
+        self.store.transact(ops).await?;
+        self.grants.remove(&old_hash);
+        Ok(WithToken { integration, token: token.plaintext })
+    }
+
+    /// Deletes an integration and its token. Its records keep their source (they stay
+    /// unwritable by other integrations until an admin reassigns them; see the report).
+    pub async fn delete_integration(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_admin(MANAGE)?;
+        let (integration, hash) = self.integration_item(caller, id).await?;
+        let mut ops = vec![
+            TransactOp::Delete { key: keys::integration(&caller.tenant, id), condition: Condition::VersionEquals(integration.version) },
+            TransactOp::Delete { key: keys::secret(&hash), condition: Condition::None },
+        ];
+        if integration.kind == IntegrationKind::Eaa {
+            ops.push(TransactOp::Delete { key: keys::eaa_config(&caller.tenant), condition: Condition::None });
+        }
+        self.store.transact(ops).await?;
+        self.grants.remove(&hash);
+        Ok(())
+    }
+}
