@@ -55,7 +55,8 @@ pub(crate) async fn count<S: ItemStore>(store: &S, query: Query) -> Result<u64> 
 
 /// Deletes every item a query returns, a page (one transaction) at a time. Pages follow
 /// the cursor rather than re-reading the first page: an index read on DynamoDB may still
-/// return items just deleted.
+/// return items just deleted. (Its own loop: the page's delete is awaited inside it, and
+/// an async callback in `for_each_page` would make the callers' futures lose `Send`.)
 pub(crate) async fn delete_all<S: ItemStore>(store: &S, query: Query) -> Result<()> {
     let mut cursor = None;
     loop {
