@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use item_store::{
     Attributes, CancelReason, Condition, Cursor, Item, ItemStore, Key, PK_ATTR, Page, Query, SK_ATTR, SortKey, StoreError, TransactOp,
     validate_item, validate_key, validate_query, validate_transaction,
@@ -126,6 +126,25 @@ fn expression(condition: Condition) -> Expression {
             values: Some(HashMap::from([(":version".to_string(), AttributeValue::N(version.to_string()))])),
         },
     }
+}
+
+/// `SET #i0 = if_not_exists(#i0, :zero) + :i0, ...` for an `Increment`, with the
+/// condition's names and values merged in (theirs are `#pk`, `#version`, `:version`).
+fn increment_expression(
+    by: &[(String, i64)],
+    names: Option<HashMap<String, String>>,
+    values: Option<Av>,
+) -> (String, HashMap<String, String>, Av) {
+    let mut names = names.unwrap_or_default();
+    let mut values = values.unwrap_or_default();
+    values.insert(":zero".into(), AttributeValue::N("0".into()));
+    let mut sets = Vec::with_capacity(by.len());
+    for (i, (attribute, delta)) in by.iter().enumerate() {
+        names.insert(format!("#i{i}"), attribute.clone());
+        values.insert(format!(":i{i}"), AttributeValue::N(delta.to_string()));
+        sets.push(format!("#i{i} = if_not_exists(#i{i}, :zero) + :i{i}"));
+    }
+    (format!("SET {}", sets.join(", ")), names, values)
 }
 
 fn key_av(key: &Key) -> Av {
@@ -300,6 +319,20 @@ impl ItemStore for DynamoDbStore {
                         .build()
                         .map_err(build_error)?,
                 ),
+                TransactOp::Increment { key, by, .. } => {
+                    let (update, names, values) = increment_expression(by, expr.names, expr.values);
+                    TransactWriteItem::builder().update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_av(key)))
+                            .update_expression(update)
+                            .set_condition_expression(expr.text)
+                            .set_expression_attribute_names(Some(names))
+                            .set_expression_attribute_values(Some(values))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                }
                 TransactOp::Check { key, .. } => TransactWriteItem::builder().condition_check(
                     ConditionCheck::builder()
                         .table_name(&self.table)

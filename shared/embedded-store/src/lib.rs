@@ -68,9 +68,17 @@ struct PreparedOp {
 }
 
 enum PreparedWrite {
-    Put { value: Vec<u8>, index_entries: Vec<Vec<u8>> },
+    Put {
+        value: Vec<u8>,
+        index_entries: Vec<Vec<u8>>,
+    },
     Delete,
     Check,
+    /// Applied to the item as found when the transaction runs (see [`incremented`]).
+    Increment {
+        key: Key,
+        by: Vec<(String, i64)>,
+    },
 }
 
 fn unavailable<E: std::fmt::Display>(context: &'static str) -> impl FnOnce(E) -> StoreError {
@@ -97,8 +105,26 @@ fn prepare(op: TransactOp) -> Result<PreparedOp, StoreError> {
         },
         TransactOp::Delete { .. } => PreparedWrite::Delete,
         TransactOp::Check { .. } => PreparedWrite::Check,
+        TransactOp::Increment { key, by, .. } => PreparedWrite::Increment { key, by },
     };
     Ok(PreparedOp { key, condition, write })
+}
+
+/// The item after an `Increment`: each attribute plus its delta (absent counts as 0), the
+/// others kept; a new item when there was none.
+fn incremented(stored: Option<&Item>, key: &Key, by: &[(String, i64)]) -> Result<Item, StoreError> {
+    let mut item = stored.cloned().unwrap_or_else(|| Item::new(key.clone(), Default::default()));
+    for (name, delta) in by {
+        let current = match item.attrs.get(name) {
+            None => 0,
+            Some(value) => {
+                value.as_i64().ok_or_else(|| StoreError::Invalid(format!("item {key}: {name} is not an integer, cannot increment it")))?
+            }
+        };
+        let sum = current.checked_add(*delta).ok_or_else(|| StoreError::Invalid(format!("item {key}: {name} would overflow")))?;
+        item.attrs.insert(name.clone(), sum.into());
+    }
+    Ok(item)
 }
 
 fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
@@ -226,7 +252,19 @@ fn apply(items: &mut Tbl<'_>, index: &mut Tbl<'_>, ops: &[PreparedOp]) -> Result
     if reasons.iter().any(Option::is_some) {
         return Ok(Err(StoreError::TransactionCanceled { reasons }));
     }
-    for (op, stored) in ops.iter().zip(current) {
+    // Increments are computed before anything is written: one that cannot apply (not an
+    // integer) refuses the whole request.
+    let mut increments = Vec::with_capacity(ops.len());
+    for (op, stored) in ops.iter().zip(&current) {
+        increments.push(match &op.write {
+            PreparedWrite::Increment { key, by } => match incremented(stored.as_ref(), key, by) {
+                Ok(item) => Some(item),
+                Err(error) => return Ok(Err(error)),
+            },
+            _ => None,
+        });
+    }
+    for ((op, stored), increment) in ops.iter().zip(current).zip(increments) {
         if matches!(op.write, PreparedWrite::Check) {
             continue;
         }
@@ -235,17 +273,24 @@ fn apply(items: &mut Tbl<'_>, index: &mut Tbl<'_>, ops: &[PreparedOp]) -> Result
                 index.remove(entry.as_slice()).map_err(unavailable("remove index entry"))?;
             }
         }
-        match &op.write {
-            PreparedWrite::Put { value, index_entries } => {
+        match (&op.write, increment) {
+            (PreparedWrite::Put { value, index_entries }, _) => {
                 items.insert(op.key.as_slice(), value.as_slice()).map_err(unavailable("insert item"))?;
                 for entry in index_entries {
                     index.insert(entry.as_slice(), op.key.as_slice()).map_err(unavailable("insert index entry"))?;
                 }
             }
-            PreparedWrite::Delete => {
+            (PreparedWrite::Increment { .. }, Some(item)) => {
+                let value = serde_json::to_vec(&item).map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?;
+                items.insert(op.key.as_slice(), value.as_slice()).map_err(unavailable("insert item"))?;
+                for entry in index_entries(&item) {
+                    index.insert(entry.as_slice(), op.key.as_slice()).map_err(unavailable("insert index entry"))?;
+                }
+            }
+            (PreparedWrite::Delete, _) => {
                 items.remove(op.key.as_slice()).map_err(unavailable("remove item"))?;
             }
-            PreparedWrite::Check => {}
+            (PreparedWrite::Check | PreparedWrite::Increment { .. }, _) => {}
         }
     }
     Ok(Ok(()))

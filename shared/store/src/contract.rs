@@ -33,7 +33,7 @@ macro_rules! contract_tests {
     ($make:expr) => {
         $crate::contract_tests!(@cases $make;
             round_trip, conditions_on_put, conditions_on_delete, validation,
-            transaction_all_or_nothing, transaction_check_ops, transaction_limits,
+            transaction_all_or_nothing, transaction_check_ops, transaction_increments, transaction_limits,
             query_sort_key_conditions, query_paging_ascending, query_paging_descending,
             query_foreign_cursor_rejected, index_query_and_maintenance, index_paging_with_ties,
             concurrent_creates_one_wins, optimistic_concurrency_increments);
@@ -57,6 +57,7 @@ pub async fn run_all<S: ItemStore + 'static>(store: &Arc<S>) {
     validation(store).await;
     transaction_all_or_nothing(store).await;
     transaction_check_ops(store).await;
+    transaction_increments(store).await;
     transaction_limits(store).await;
     query_sort_key_conditions(store).await;
     query_paging_ascending(store).await;
@@ -295,6 +296,51 @@ pub async fn transaction_check_ops<S: ItemStore + 'static>(store: &Arc<S>) {
     assert_eq!(must_get(store, &member.key).await, Some(member));
     assert_eq!(must_get(store, &group.key).await, Some(group));
     assert_eq!(must_get(store, &Key::new(&pk, "nobody")).await, None);
+}
+
+/// `Increment` adds to numeric attributes without a read: it creates an absent item when
+/// its condition allows, keeps the other attributes and the index entries, counts below
+/// zero, is all or nothing with the rest of its transaction, and refuses key attributes.
+pub async fn transaction_increments<S: ItemStore + 'static>(store: &Arc<S>) {
+    let pk = prefix("transaction_increments");
+    let increment = |sk: &str, by: &[(&str, i64)], condition| TransactOp::Increment {
+        key: Key::new(&pk, sk),
+        by: by.iter().map(|(name, delta)| (name.to_string(), *delta)).collect(),
+        condition,
+    };
+    // Created by the first increment, added to by the next.
+    assert_eq!(store.transact(vec![increment("counter", &[("n", 2)], Condition::None)]).await, Ok(()));
+    assert_eq!(store.transact(vec![increment("counter", &[("n", -5), ("m", 1)], Condition::Present)]).await, Ok(()));
+    assert_eq!(must_get(store, &Key::new(&pk, "counter")).await, Some(item(&pk, "counter", json!({"n": -3, "m": 1}))));
+
+    // Other attributes and the index entries stay.
+    let ipk = format!("{pk}#idx");
+    let user = item(&pk, "user", json!({"version": 4, "name": "ann", "gsi1pk": ipk, "gsi1sk": "ann"}));
+    must_put(store, user.clone(), Condition::Absent).await;
+    assert_eq!(store.transact(vec![increment("user", &[("version", 1), ("groups", 1)], Condition::VersionEquals(4))]).await, Ok(()));
+    let expected = item(&pk, "user", json!({"version": 5, "name": "ann", "gsi1pk": ipk, "gsi1sk": "ann", "groups": 1}));
+    assert_eq!(must_get(store, &user.key).await, Some(expected.clone()));
+    index_settles(store, Query::index(GSI1, &ipk), &["user"]).await;
+
+    // A failed condition anywhere writes nothing, the increment included.
+    let member = item(&pk, "member#1", json!({}));
+    let ops = vec![
+        increment("user", &[("groups", 1)], Condition::VersionEquals(5)),
+        TransactOp::Put { item: member.clone(), condition: Condition::Absent },
+        increment("missing", &[("groups", 1)], Condition::Present),
+    ];
+    assert_eq!(
+        store.transact(ops).await,
+        Err(StoreError::TransactionCanceled { reasons: vec![None, None, Some(CancelReason::ConditionFailed)] })
+    );
+    assert_eq!(must_get(store, &user.key).await, Some(expected));
+    assert_eq!(must_get(store, &member.key).await, None);
+    assert_eq!(must_get(store, &Key::new(&pk, "missing")).await, None);
+
+    // Key and index attributes cannot be incremented; nor can one attribute twice.
+    for by in [&[("pk", 1)][..], &[("gsi1sk", 1)][..], &[][..], &[("n", 1), ("n", 1)][..]] {
+        assert!(matches!(store.transact(vec![increment("counter", by, Condition::None)]).await, Err(StoreError::Invalid(_))), "{by:?}");
+    }
 }
 
 /// 100 operations are accepted; 0, 101, duplicate keys or a `Check` without condition are

@@ -156,19 +156,32 @@ pub enum TransactOp {
         key: Key,
         condition: Condition,
     },
+    /// Adds each `(attribute, delta)` to a numeric attribute of the item (an absent
+    /// attribute counts as 0), keeping its other attributes; an absent item is created
+    /// with the key and these attributes when the condition allows it. Counters and
+    /// version bumps without a read (DynamoDB's `UpdateItem` with `SET #a = if_not_exists(#a, 0) + :d`).
+    /// The attributes must not be key or index attributes.
+    Increment {
+        key: Key,
+        by: Vec<(String, i64)>,
+        condition: Condition,
+    },
 }
 
 impl TransactOp {
     pub fn key(&self) -> &Key {
         match self {
             TransactOp::Put { item, .. } => &item.key,
-            TransactOp::Delete { key, .. } | TransactOp::Check { key, .. } => key,
+            TransactOp::Delete { key, .. } | TransactOp::Check { key, .. } | TransactOp::Increment { key, .. } => key,
         }
     }
 
     pub fn condition(&self) -> Condition {
         match self {
-            TransactOp::Put { condition, .. } | TransactOp::Delete { condition, .. } | TransactOp::Check { condition, .. } => *condition,
+            TransactOp::Put { condition, .. }
+            | TransactOp::Delete { condition, .. }
+            | TransactOp::Check { condition, .. }
+            | TransactOp::Increment { condition, .. } => *condition,
         }
     }
 }

@@ -91,7 +91,8 @@ pub fn index_key<'a>(item: &'a Item, index: &Index) -> Option<(&'a str, &'a str)
 }
 
 /// A transaction is valid when it has 1 to [`MAX_TRANSACT_OPS`] operations on distinct,
-/// valid keys, its items are valid, and every `Check` has a condition.
+/// valid keys, its items are valid, every `Check` has a condition, and every `Increment`
+/// names distinct attributes that are neither key nor index attributes.
 pub fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError> {
     if ops.is_empty() || ops.len() > MAX_TRANSACT_OPS {
         return Err(StoreError::Invalid(format!("a transaction has 1 to {MAX_TRANSACT_OPS} operations, got {}", ops.len())));
@@ -107,9 +108,30 @@ pub fn validate_transaction(ops: &[TransactOp]) -> Result<(), StoreError> {
                     return Err(StoreError::Invalid(format!("transaction operation {i}: a Check needs a condition")));
                 }
             }
+            TransactOp::Increment { key, by, .. } => {
+                validate_key(key)?;
+                validate_increment(i, by)?;
+            }
         }
         if !keys.insert(op.key()) {
             return Err(StoreError::Invalid(format!("transaction operation {i}: key {} appears twice", op.key())));
+        }
+    }
+    Ok(())
+}
+
+fn validate_increment(i: usize, by: &[(String, i64)]) -> Result<(), StoreError> {
+    if by.is_empty() {
+        return Err(StoreError::Invalid(format!("transaction operation {i}: an Increment needs at least one attribute")));
+    }
+    let reserved =
+        |name: &str| name == PK_ATTR || name == SK_ATTR || INDEXES.iter().any(|index| name == index.pk_attr || name == index.sk_attr);
+    let mut names = HashSet::with_capacity(by.len());
+    for (name, _) in by {
+        if name.is_empty() || reserved(name) || !names.insert(name.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "transaction operation {i}: cannot increment {name:?} (empty, a key or index attribute, or twice)"
+            )));
         }
     }
     Ok(())
