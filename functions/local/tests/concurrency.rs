@@ -1,11 +1,13 @@
 //! Concurrency over real HTTP against the real `scim-local` binary: uniqueness under 50
-//! identical creates, no lost member under 20 concurrent member PATCHes, and `If-Match`
-//! letting exactly one of 20 concurrent PATCHes through. Counts, no timing.
+//! identical creates, no lost member under 20 concurrent member PATCHes, `If-Match`
+//! letting exactly one of 20 concurrent PATCHes through, and a token rotated or deleted
+//! under load refused at once. Counts, no timing.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Http, Reply, Server};
 use serde_json::{Value, json};
@@ -160,4 +162,59 @@ async fn twenty_concurrent_patches_with_the_same_if_match_let_exactly_one_throug
     let now = s.http.get(&path, &s.token()).await;
     assert_eq!(now.body["nickName"].as_str(), Some(winners[0].as_str()));
     assert_ne!(now.header("etag"), Some(etag.as_str()));
+}
+
+/// GETs `url` with `token` from 8 tasks until `done` is set.
+fn hammer(s: &Setup, url: &str, token: &str, done: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..8)
+        .map(|_| {
+            let (http, url, token, done) = (Arc::clone(&s.http), url.to_string(), token.to_string(), Arc::clone(done));
+            tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    http.get(&url, &token).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// A refresh of a token's cached grant that a rotation or deletion overtook must not put
+/// the revoked token back in the cache (it then worked for up to a minute more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_rotated_or_deleted_under_load_stops_working_at_once() {
+    let s = Setup::start();
+    let admin = s.server.credentials.admin_key.clone();
+    let integrations = format!("{}/integrations", s.server.admin());
+    let origin = s.server.scim().split("/scim/v2/").next().expect("origin").to_string();
+    let mut token = s.token();
+    let id = s.server.credentials.integration_id.clone();
+    for round in 0..12 {
+        let done = Arc::new(AtomicBool::new(false));
+        let tasks = hammer(&s, &s.url("/Users?count=1"), &token, &done);
+        let rotated = s.http.send("POST", &format!("{integrations}/{id}/token"), &admin, None).await;
+        let new_token = rotated.expect(200)["token"].as_str().expect("token").to_string();
+        done.store(true, Ordering::SeqCst);
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let old = s.http.get(&s.url("/Users?count=1"), &token).await;
+        assert_eq!(old.status, 401, "round {round}: the rotated token still works: {old:?}");
+        s.http.get(&s.url("/Users?count=1"), &new_token).await.expect(200);
+        token = new_token;
+    }
+    for round in 0..12 {
+        let created = s.http.send("POST", &integrations, &admin, Some(json!({"kind": "SCIM", "name": format!("Doomed {round}")}))).await;
+        let created = created.expect(201).clone();
+        let (doomed, doomed_token) = (created["id"].as_str().expect("id"), created["token"].as_str().expect("token"));
+        let users = format!("{origin}/scim/v2/{doomed}/Users");
+        let done = Arc::new(AtomicBool::new(false));
+        let tasks = hammer(&s, &format!("{users}?count=1"), doomed_token, &done);
+        s.http.send("DELETE", &format!("{integrations}/{doomed}"), &admin, None).await;
+        done.store(true, Ordering::SeqCst);
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let after = s.http.send("POST", &users, doomed_token, Some(user(&format!("ghost{round}")))).await;
+        assert_eq!(after.status, 401, "round {round}: a deleted integration's token still works: {after:?}");
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use item_store::{Condition, ItemStore};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::service::Provisioning;
@@ -23,11 +24,20 @@ use crate::tenancy::secrets;
 pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(60);
 /// The granularity of an integration's last-used time.
 pub const LAST_USED_RESOLUTION: Duration = Duration::from_secs(60);
+/// Refreshes overtaken by revocations before authentication gives up (retryable): only
+/// an admin rotating tokens in a loop gets there.
+const MAX_OVERTAKEN_REFRESHES: usize = 4;
 
 impl<S: ItemStore> Provisioning<S> {
     /// The caller a bearer token (integration token or admin key) stands for, or 401.
     /// Cached for [`AUTH_CACHE_TTL`]; on a refresh the last-used time is written if it
     /// is older than [`LAST_USED_RESOLUTION`].
+    ///
+    /// A refresh that a revocation in this process overtook (the token rotated, its
+    /// integration deleted or reconfigured while the store was read) is read again rather
+    /// than answered or cached from what it read before: a revoked token stops here at
+    /// once. Another process (a warm Lambda instance) trusts its cache for at most
+    /// [`AUTH_CACHE_TTL`] after it read the store.
     pub async fn authenticate(&self, bearer: &str) -> Result<Caller> {
         let hash = secrets::hash(bearer.trim());
         let now = self.clock.now();
@@ -36,8 +46,25 @@ impl<S: ItemStore> Provisioning<S> {
         {
             return Ok(grant.caller.clone());
         }
-        let item = self.store.get(&keys::secret(&hash)).await?.ok_or(Error::Unauthorized)?;
-        if !secrets::hashes_match(str_attr(&item.attrs, "hash")?, &hash) {
+        for _ in 0..MAX_OVERTAKEN_REFRESHES {
+            let read_at = self.grants.generation();
+            let caller = self.grant_in_store(&hash, now).await?;
+            if self.grants.insert_if_current(hash.clone(), CachedGrant { caller: caller.clone(), checked_at: now }, read_at) {
+                return Ok(caller);
+            }
+        }
+        Err(Error::Retryable {
+            throttled: false,
+            retry_after: Duration::from_secs(1),
+            detail: "the integration's tokens are being changed; retry after the delay".into(),
+        })
+    }
+
+    /// What the token grants according to the store (one or two gets, at most once a
+    /// minute a last-used write).
+    async fn grant_in_store(&self, hash: &str, now: OffsetDateTime) -> Result<Caller> {
+        let item = self.store.get(&keys::secret(hash)).await?.ok_or(Error::Unauthorized)?;
+        if !secrets::hashes_match(str_attr(&item.attrs, "hash")?, hash) {
             return Err(Error::Unauthorized);
         }
         let tenant = str_attr(&item.attrs, "tenant")?.to_string();
@@ -64,7 +91,6 @@ impl<S: ItemStore> Provisioning<S> {
             // failure here must not fail the request: the time is advisory.
             let _ = self.store.put(touched, Condition::Present).await;
         }
-        self.grants.insert(hash, CachedGrant { caller: caller.clone(), checked_at: now });
         Ok(caller)
     }
 }

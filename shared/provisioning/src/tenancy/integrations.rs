@@ -182,7 +182,7 @@ impl<S: ItemStore> Provisioning<S> {
         integration.version += 1;
         let item = Item::new(keys::integration(&caller.tenant, id), integration_attrs(&integration, &hash));
         self.store.put(item, Condition::VersionEquals(expected)).await?;
-        self.grants.clear();
+        self.grants.revoke_all();
         Ok(integration)
     }
 
@@ -203,7 +203,7 @@ impl<S: ItemStore> Provisioning<S> {
             TransactOp::Put { item: token_item(&caller.tenant, id, &token.hash), condition: Condition::Absent },
         ];
         self.store.transact(ops).await?;
-        self.grants.remove(&old_hash);
+        self.grants.revoke(&old_hash);
         Ok(WithToken { integration, token: token.plaintext })
     }
 
@@ -220,7 +220,7 @@ impl<S: ItemStore> Provisioning<S> {
             ops.push(TransactOp::Delete { key: keys::eaa_config(&caller.tenant), condition: Condition::None });
         }
         self.store.transact(ops).await?;
-        self.grants.remove(&hash);
+        self.grants.revoke(&hash);
         Ok(())
     }
 }

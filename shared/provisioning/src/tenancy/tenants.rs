@@ -115,7 +115,7 @@ impl<S: ItemStore> Provisioning<S> {
             TransactOp::Delete { key: keys::secret(&hash), condition: Condition::None },
         ];
         self.store.transact(ops).await?;
-        self.grants.remove(&hash);
+        self.grants.revoke(&hash);
         Ok(())
     }
 
