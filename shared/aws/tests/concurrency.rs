@@ -78,15 +78,20 @@ async fn fifty_concurrent_identical_creates_make_one_user_on_dynamodb() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_member_patches_lose_no_member_on_dynamodb() {
     let (service, entra, _) = setup(None).await;
-    // Member ids are not checked at write time: synthetic ids keep moto's work small.
-    let initial: Vec<String> = (0..10).map(|n| format!("initial-{n}")).collect();
+    // Members must be users of the tenant.
+    let mut users = std::collections::BTreeMap::new();
+    for name in (0..10).map(|n| format!("initial-{n}")).chain((0..20).flat_map(|n| [format!("added-{n}-a"), format!("added-{n}-b")])) {
+        let created = service.create(&entra, &USERS, &json!({"userName": name})).await.expect("user");
+        users.insert(name, id_of(&created.resource));
+    }
+    let initial: Vec<String> = (0..10).map(|n| users[&format!("initial-{n}")].clone()).collect();
     let members: Vec<Value> = initial.iter().map(|id| json!({"value": id})).collect();
     let group = service.create(&entra, &GROUPS, &json!({"displayName": "Race", "members": members})).await.expect("group");
     let group = id_of(&group.resource);
     let mut expected: BTreeSet<String> = initial.iter().cloned().collect();
     let mut tasks = Vec::new();
     for n in 0..20 {
-        let adds = [format!("added-{n}-a"), format!("added-{n}-b")];
+        let adds = [users[&format!("added-{n}-a")].clone(), users[&format!("added-{n}-b")].clone()];
         expected.extend(adds.iter().cloned());
         let mut operations =
             vec![json!({"op": "add", "path": "members", "value": adds.iter().map(|id| json!({"value": id})).collect::<Vec<_>>()})];
@@ -130,4 +135,62 @@ async fn twenty_concurrent_patches_with_the_same_if_match_let_exactly_one_throug
     let now = service.get(&entra, &USERS, &id, &AttributeSelection::default()).await.expect("user");
     assert_eq!(now["nickName"], winners[0]);
     assert_eq!(now["meta"]["version"], "W/\"2\"");
+}
+
+fn member_ids(group: &Value) -> BTreeSet<String> {
+    group["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect()
+}
+
+/// The membership rules on DynamoDB: an unknown member refuses the PATCH with nothing
+/// applied, a group cannot contain itself, and a user deleted while adds name it, and a
+/// group deleted while members are added, leave no membership behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memberships_name_existing_members_and_groups_on_dynamodb() {
+    let (service, entra, _) = setup(None).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(id_of(&service.create(&entra, &USERS, &user(&format!("m{n}"))).await.expect("user").resource));
+    }
+    let group = id_of(&service.create(&entra, &GROUPS, &json!({"displayName": "Sales"})).await.expect("group").resource);
+    let add = |values: Vec<String>| {
+        patch(json!([{"op": "add", "path": "members", "value": values.iter().map(|v| json!({"value": v})).collect::<Vec<_>>()}]))
+    };
+    let unknown =
+        service.patch(&entra, &GROUPS, &group, &add(vec![ids[0].clone(), "no-such-user".into()]), None).await.expect_err("unknown");
+    assert_eq!((unknown.to_scim().status, unknown.to_scim().scim_type), (400, Some(ScimType::InvalidValue)));
+    assert!(unknown.to_scim().detail.contains("no-such-user"));
+    let all = AttributeSelection::default();
+    assert!(member_ids(&service.get(&entra, &GROUPS, &group, &all).await.expect("get")).is_empty(), "nothing applied");
+    assert_eq!(service.patch(&entra, &GROUPS, &group, &add(vec![group.clone()]), None).await.expect_err("itself").to_scim().status, 400);
+
+    // A user deleted while four PATCHes add it: afterwards no group names it.
+    let doomed = ids[5].clone();
+    let mut tasks = Vec::new();
+    for id in &ids[..4] {
+        let (service, entra) = (service.clone(), entra.clone());
+        let body = add(vec![id.clone(), doomed.clone()]);
+        let group = group.clone();
+        tasks.push(tokio::spawn(async move { service.patch(&entra, &GROUPS, &group, &body, None).await.map(|_| ()) }));
+    }
+    service.delete(&entra, &USERS, &doomed, None).await.expect("delete user");
+    for task in tasks {
+        if let Err(error) = task.await.expect("task") {
+            assert_eq!(error.to_scim().status, 400, "an add that met the deleted user is refused whole: {error:?}");
+        }
+    }
+    assert!(!member_ids(&service.get(&entra, &GROUPS, &group, &all).await.expect("get")).contains(&doomed));
+
+    // The group deleted while members are added: its members' counts stay exact, so each
+    // of them can be deleted afterwards (a stale count would make the delete retry).
+    let adding = tokio::spawn({
+        let (service, entra, group, body) = (service.clone(), entra.clone(), group.clone(), add(ids[..5].to_vec()));
+        async move { service.patch(&entra, &GROUPS, &group, &body, None).await.map(|_| ()) }
+    });
+    service.delete(&entra, &GROUPS, &group, None).await.expect("delete group");
+    if let Err(error) = adding.await.expect("task") {
+        assert_eq!(error.to_scim().status, 404, "{error:?}");
+    }
+    for id in &ids[..5] {
+        service.delete(&entra, &USERS, id, None).await.expect("delete former member");
+    }
 }

@@ -191,15 +191,21 @@ async fn concurrent_member_patches_without_if_match_all_apply() {
     let service = service().await;
     let tenant = tenant(&service, None).await;
     let entra = scim_integration(&service, &tenant).await;
-    let initial: Vec<serde_json::Value> = (0..4).map(|n| json!({"value": format!("initial{n}")})).collect();
+    // Members must exist: users for the 4 initial and the 12 added ones.
+    let mut ids = Vec::new();
+    for name in (0..4).map(|n| format!("initial{n}")).chain((0..12).map(|n| format!("m{n}"))) {
+        ids.push(id_of(&service.create(&entra, &USERS, &json!({"userName": name})).await.unwrap().resource));
+    }
+    let (initial_ids, added_ids) = ids.split_at(4);
+    let initial: Vec<serde_json::Value> = initial_ids.iter().map(|id| json!({"value": id})).collect();
     let group = service.create(&entra, &GROUPS, &json!({"displayName": "Race", "members": initial})).await.unwrap();
     let group = id_of(&group.resource);
     let tasks: Vec<_> = (0..12)
         .map(|n| {
             let (service, entra, group) = (service.clone(), entra.clone(), group.clone());
-            let mut operations = vec![json!({"op": "add", "path": "members", "value": [{"value": format!("m{n}")}]})];
+            let mut operations = vec![json!({"op": "add", "path": "members", "value": [{"value": added_ids[n]}]})];
             if n < 4 {
-                operations.push(json!({"op": "remove", "path": format!("members[value eq \"initial{n}\"]")}));
+                operations.push(json!({"op": "remove", "path": format!("members[value eq \"{}\"]", initial_ids[n])}));
             }
             tokio::spawn(async move { service.patch(&entra, &GROUPS, &group, &patch(json!(operations)), None).await })
         })
@@ -210,7 +216,7 @@ async fn concurrent_member_patches_without_if_match_all_apply() {
     let got = service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap();
     let mut members: Vec<&str> = got["members"].as_array().unwrap().iter().filter_map(|m| m["value"].as_str()).collect();
     members.sort_unstable();
-    let mut expected: Vec<String> = (0..12).map(|n| format!("m{n}")).collect();
+    let mut expected: Vec<String> = added_ids.to_vec();
     expected.sort_unstable();
     assert_eq!(members, expected);
     assert_eq!(got["meta"]["version"], "W/\"13\"", "one version per PATCH");

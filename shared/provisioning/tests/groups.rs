@@ -122,15 +122,23 @@ async fn put_replaces_members_and_huge_member_lists_are_refused_not_truncated() 
     let service = provisioning::Provisioning::new(store).with_limits(limits);
     let tenant = tenant(&service, None).await;
     let entra = scim_integration(&service, &tenant).await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        ids.push(id_of(&service.create(&entra, &USERS, &json!({"userName": name})).await.unwrap().resource));
+    }
     let group = id_of(
-        &service.create(&entra, &GROUPS, &json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}]})).await.unwrap().resource,
+        &service
+            .create(&entra, &GROUPS, &json!({"displayName": "G", "members": [{"value": ids[0]}, {"value": ids[1]}]}))
+            .await
+            .unwrap()
+            .resource,
     );
     // PUT without the members removes them; an identical PUT then changes nothing.
     let put = service.replace(&entra, &GROUPS, &group, &json!({"displayName": "G"}), None).await.unwrap();
     assert_eq!(put.version, 2);
     assert!(member_ids(&service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap()).is_empty());
     assert_eq!(service.replace(&entra, &GROUPS, &group, &json!({"displayName": "G"}), None).await.unwrap().version, 2);
-    let four = json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}, {"value": "d"}]});
+    let four = json!({"displayName": "G", "members": ids.iter().map(|id| json!({"value": id})).collect::<Vec<_>>()});
     service.replace(&entra, &GROUPS, &group, &four, None).await.unwrap();
     let e = service.get(&entra, &GROUPS, &group, &all_attributes()).await.unwrap_err().to_scim();
     assert_eq!((e.status, e.scim_type), (400, Some(scim::ScimType::TooMany)));

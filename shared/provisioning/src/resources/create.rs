@@ -56,6 +56,7 @@ impl<S: ItemStore> Provisioning<S> {
             created: now.clone(),
             last_modified: now,
             source: caller.source(),
+            member_of: Some(0),
         };
         let tenant = &caller.tenant;
         let uniqueness = keys::uniqueness(tenant, descriptor.name(), &unique);
@@ -86,14 +87,17 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
             transaction.extend(outbox.clone());
-            let member_ops = members::add_ops(tenant, &record.id, &apart)?;
+            let changes = members::add_changes(tenant, &record.id, &apart)?;
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
             if let Some(plan) = &enrollment {
                 plan.annotate_log(&mut log);
             }
-            let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
-            match transaction.run_with(&self.store, member_ops, Some(log_op)).await {
-                Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
+            transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
+            match self.commit_with_members(tenant, &record.id, transaction, changes).await? {
+                Ok(later_batches) => {
+                    let written = Record { version: 1 + later_batches, ..record };
+                    return Ok(Written { resource: written.to_scim(), version: written.version, created: true, claimed: false });
+                }
                 Err(failed) if failed.at(unique_op) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
@@ -131,9 +135,9 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
         let apart = take_apart(descriptor, &mut resource);
         // Added, not replaced: the claimed group keeps its members.
-        let member_ops = members::add_ops(&caller.tenant, &record.id, &apart)?;
+        let member_changes = members::add_changes(&caller.tenant, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
-        let version = NewVersion { record, resource, member_ops, changed, operation: LogOperation::Claim };
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim };
         let mut written = self.commit(caller, descriptor, version, true, None).await?;
         written.created = true;
         written.claimed = true;

@@ -12,23 +12,21 @@
 //!   ask with `excludedAttributes=members`); remove-all and remove-by-filter examine at
 //!   most [`MAX_MEMBER_SCAN`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use item_store::{Attributes, Condition, GSI2, Item, ItemStore, Key, MAX_TRANSACT_OPS, Query, SortKey, TransactOp};
+use item_store::{Attributes, Condition, GSI2, Item, ItemStore, Key, Query, SortKey, TransactOp};
 use scim::patch::{ApartChange, ValuesChange};
 use scim::schema::GROUP_RESOURCE;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::resources::record::MEMBER_OF;
 use crate::service::{MAX_MEMBERS_IN_RESPONSE, Provisioning};
 use crate::storage::keys::{self, GSI2_PK, GSI2_SK, MAX_KEY_VALUE_BYTES};
 use crate::storage::paging;
 
 /// The most members remove-all and remove-by-filter examine.
 pub const MAX_MEMBER_SCAN: usize = 100_000;
-
-/// Members of a page read at once (a page of deletes is one transaction).
-const PAGE: u32 = MAX_TRANSACT_OPS as u32;
 
 fn member_item(tenant: &str, group: &str, member: &Value) -> Option<Item> {
     let id = member.get("value")?.as_str()?;
@@ -66,23 +64,82 @@ fn check_member_ids<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<(
     Ok(())
 }
 
-/// Puts adding `members` (deduplicated by id) to a group.
-pub(crate) fn add_ops(tenant: &str, group: &str, members: &[Value]) -> Result<Vec<TransactOp>> {
+/// One membership added or removed, with the change to its member's count: the two go
+/// in one transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberChange {
+    pub(crate) member: String,
+    pub(crate) added: bool,
+    membership: TransactOp,
+    count: TransactOp,
+}
+
+impl MemberChange {
+    pub(crate) fn add(tenant: &str, group: &str, member: &Value) -> Option<MemberChange> {
+        let item = member_item(tenant, group, member)?;
+        let id = item.attrs.get("value")?.as_str()?.to_string();
+        Some(MemberChange {
+            count: count_op(tenant, &id, 1),
+            member: id,
+            added: true,
+            membership: TransactOp::Put { item, condition: Condition::Absent },
+        })
+    }
+
+    pub(crate) fn remove(tenant: &str, group: &str, member: &str) -> MemberChange {
+        MemberChange {
+            member: member.to_string(),
+            added: false,
+            membership: TransactOp::Delete { key: keys::membership(tenant, group, member), condition: Condition::Present },
+            count: count_op(tenant, member, -1),
+        }
+    }
+
+    pub(crate) fn ops(&self) -> [TransactOp; 2] {
+        [self.membership.clone(), self.count.clone()]
+    }
+}
+
+/// The member's count and version, changed with a membership naming it, only while the
+/// member exists: that is the existence check.
+fn count_op(tenant: &str, member: &str, by: i64) -> TransactOp {
+    TransactOp::Increment {
+        key: keys::resource(tenant, member),
+        by: vec![(MEMBER_OF.to_string(), by), ("version".to_string(), 1)],
+        condition: Condition::Present,
+    }
+}
+
+fn self_member(group: &str) -> Error {
+    Error::invalid_value(format!("a group cannot be a member of itself: remove \"{group}\" from members"))
+}
+
+pub(crate) fn unknown_member(member: &str) -> Error {
+    Error::invalid_value(format!(
+        "members value \"{member}\" is not a user or group of this tenant: send the id of an existing user or group"
+    ))
+}
+
+/// The changes adding `members` (deduplicated by id) to a group.
+pub(crate) fn add_changes(tenant: &str, group: &str, members: &[Value]) -> Result<Vec<MemberChange>> {
     check_member_ids(members)?;
     let mut by_id = BTreeMap::new();
     for member in members {
-        if let Some(item) = member_item(tenant, group, member) {
-            by_id.insert(item.key.sk.clone(), TransactOp::Put { item, condition: Condition::None });
+        if let Some(change) = MemberChange::add(tenant, group, member) {
+            if change.member == group {
+                return Err(self_member(group));
+            }
+            by_id.insert(change.member.clone(), change);
         }
     }
     Ok(by_id.into_values().collect())
 }
 
 impl<S: ItemStore> Provisioning<S> {
-    /// The operations carrying out a PATCH's member changes on group `group`, in order:
-    /// the last change to a member wins. Reads existing members only for remove-all and
-    /// remove-by-filter.
-    pub(crate) async fn membership_ops(&self, tenant: &str, group: &str, changes: &[ApartChange]) -> Result<Vec<TransactOp>> {
+    /// The membership changes carrying out a PATCH's (or PUT's) member changes on group
+    /// `group`, in order: the last change to a member wins. Reads existing members only
+    /// for remove-all and remove-by-filter.
+    pub(crate) async fn membership_changes(&self, tenant: &str, group: &str, changes: &[ApartChange]) -> Result<Vec<MemberChange>> {
         let mut desired: BTreeMap<String, Option<Value>> = BTreeMap::new();
         let mut existing: Option<Vec<Value>> = None;
         let attribute = GROUP_RESOURCE.find_attribute(None, "members").map(|at| at.attribute);
@@ -94,6 +151,9 @@ impl<S: ItemStore> Provisioning<S> {
                 ValuesChange::Add(values) => {
                     for value in values {
                         if let Some(id) = value.get("value").and_then(Value::as_str) {
+                            if id == group {
+                                return Err(self_member(group));
+                            }
                             desired.insert(id.to_string(), Some(value.clone()));
                         }
                     }
@@ -123,8 +183,8 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(desired
             .into_iter()
             .filter_map(|(id, member)| match member {
-                Some(member) => member_item(tenant, group, &member).map(|item| TransactOp::Put { item, condition: Condition::None }),
-                None => Some(TransactOp::Delete { key: keys::membership(tenant, group, &id), condition: Condition::None }),
+                Some(member) => MemberChange::add(tenant, group, &member),
+                None => Some(MemberChange::remove(tenant, group, &id)),
             })
             .collect())
     }
@@ -147,40 +207,20 @@ impl<S: ItemStore> Provisioning<S> {
             .collect())
     }
 
-    /// The keys of a resource's children (its members, its devices) and of the memberships
-    /// naming it, when there are at most `room` in all: then they go into the delete's own
-    /// transaction, all or nothing with the resource. `None` when there are more (then
-    /// [`Self::delete_children`] pages through them first). The same three queries
-    /// either way.
-    pub(crate) async fn few_children(&self, tenant: &str, id: &str, room: usize) -> Result<Option<Vec<Key>>> {
-        let partition = keys::resource_partition(tenant, id);
-        let queries = [
-            Query::partition(partition.clone()).sort(SortKey::Prefix(keys::membership_prefix().into())),
-            Query::partition(partition).sort(SortKey::Prefix(keys::device_prefix().into())),
-            Query::index(GSI2, keys::member_of(tenant, id)),
-        ];
-        // A group that is its own member shows up twice: each key once.
-        let mut found = BTreeSet::new();
-        for query in queries {
-            let page = self.store.query(&query.limit(PAGE)).await?;
-            if page.cursor.is_some() {
-                return Ok(None);
-            }
-            found.extend(page.items.into_iter().map(|item| item.key));
-            if found.len() > room {
-                return Ok(None);
-            }
-        }
-        Ok(Some(found.into_iter().collect()))
+    /// The keys of the memberships naming `id` (in other groups), from the reverse index:
+    /// it may lag on DynamoDB, which `delete` accounts for.
+    pub(crate) async fn memberships_naming(&self, tenant: &str, id: &str) -> Result<Vec<Key>> {
+        let items = paging::collect(&self.store, Query::index(GSI2, keys::member_of(tenant, id)), MAX_MEMBER_SCAN, "groups").await?;
+        Ok(items.into_iter().map(|item| item.key).collect())
     }
 
-    /// Removes a resource's children and the memberships naming it (before the resource
-    /// itself, so that a failure leaves a resource to delete again, not orphans).
-    pub(crate) async fn delete_children(&self, tenant: &str, id: &str) -> Result<()> {
-        let partition = keys::resource_partition(tenant, id);
-        paging::delete_all(&self.store, Query::partition(partition.clone()).sort(SortKey::Prefix(keys::membership_prefix().into())))
-            .await?;
-        paging::delete_all(&self.store, Query::partition(partition).sort(SortKey::Prefix(keys::device_prefix().into()))).await?;
-        paging::delete_all(&self.store, Query::index(GSI2, keys::member_of(tenant, id))).await
+    /// The removals emptying group `group` (its memberships, with their members' counts).
+    pub(crate) async fn removals_of_all_members(&self, tenant: &str, group: &str) -> Result<Vec<MemberChange>> {
+        let members = self.members(tenant, group, MAX_MEMBER_SCAN).await?;
+        Ok(members
+            .iter()
+            .filter_map(|m| m.get("value").and_then(Value::as_str))
+            .map(|id| MemberChange::remove(tenant, group, id))
+            .collect())
     }
 }

@@ -14,13 +14,14 @@
 //! | `validate`, `answers` | what every write checks; what every operation answers |
 //! | `read`, `list`, `plan` | GET by id; lists, and how a filter becomes store reads |
 //! | `create`, `update`, `delete` | the writes |
-//! | `members` | memberships, one item per (group, member) |
+//! | `members`, `member_writes` | memberships, one item per (group, member), always naming an existing member; writing them |
 
 pub mod answers;
 pub mod attributes;
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod member_writes;
 pub mod members;
 pub mod plan;
 pub mod read;

@@ -12,6 +12,9 @@ use crate::storage::attrs::{str_attr, u64_attr};
 use crate::storage::keys::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK};
 use crate::tenancy::ownership::Source;
 
+/// The attribute of a user's or group's item counting the memberships that name it.
+pub(crate) const MEMBER_OF: &str = "memberOf";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub id: String,
@@ -24,6 +27,9 @@ pub struct Record {
     pub source: Source,
     /// Users only.
     pub mfa: Option<MfaState>,
+    /// How many memberships name this user or group (kept with them, see `members`);
+    /// `None` for a record stored before the count existed.
+    pub member_of: Option<u64>,
 }
 
 impl Record {
@@ -61,6 +67,9 @@ impl Record {
         attrs.insert("source".into(), self.source.as_stored().into());
         if let Some(mfa) = &self.mfa {
             attrs.insert("mfa".into(), serde_json::to_value(mfa).unwrap_or(Value::Null));
+        }
+        if let Some(count) = self.member_of {
+            attrs.insert(MEMBER_OF.into(), count.into());
         }
         let type_name = descriptor.name();
         attrs.insert(GSI1_PK.into(), keys::listing(tenant, type_name).into());
@@ -115,6 +124,7 @@ impl Record {
             last_modified: str_attr(&item.attrs, "lastModified")?.to_string(),
             source: Source::from_stored(str_attr(&item.attrs, "source")?),
             mfa,
+            member_of: item.attrs.get(MEMBER_OF).and_then(Value::as_u64),
             id,
         })
     }

@@ -15,6 +15,7 @@ use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, not_found, taken, version_conflict};
 use crate::resources::attributes::{is_active, unique_value};
+use crate::resources::members::MemberChange;
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
 use crate::resources::validate::{attribute_names, check_key_values, required_unique, take_apart};
@@ -30,8 +31,8 @@ pub(crate) struct NewVersion {
     pub record: Record,
     /// The resource to write (without the attributes stored apart).
     pub resource: Value,
-    /// The membership puts and deletes the write carries out.
-    pub member_ops: Vec<TransactOp>,
+    /// The memberships the write adds and removes.
+    pub member_changes: Vec<MemberChange>,
     /// Names of the attributes it sets, for the log.
     pub changed: Vec<String>,
     pub operation: LogOperation,
@@ -140,10 +141,11 @@ impl<S: ItemStore> Provisioning<S> {
         }
         // PUT replaces the members too: the existing ones are read to know what to remove
         // (and whether anything changes at all).
-        let member_ops = if changes.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &changes).await? };
+        let member_changes =
+            if changes.is_empty() { Vec::new() } else { self.membership_changes(&caller.tenant, &record.id, &changes).await? };
         let changed = attribute_names(&resource, &apart, descriptor);
-        let modifies = resource != record.resource || !member_ops.is_empty();
-        Ok((NewVersion { record, resource, member_ops, changed, operation: LogOperation::Replace }, modifies))
+        let modifies = resource != record.resource || !member_changes.is_empty();
+        Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Replace }, modifies))
     }
 
     /// The new version a PATCH makes, and whether it changes anything.
@@ -157,10 +159,10 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resource = record.resource.clone();
         let outcome = apply_patch(descriptor.resource_type, &mut resource, request)?;
         let modifies = outcome.changed || !outcome.apart.is_empty();
-        let member_ops =
-            if outcome.apart.is_empty() { Vec::new() } else { self.membership_ops(&caller.tenant, &record.id, &outcome.apart).await? };
+        let member_changes =
+            if outcome.apart.is_empty() { Vec::new() } else { self.membership_changes(&caller.tenant, &record.id, &outcome.apart).await? };
         let changed = outcome.changed_attributes;
-        Ok((NewVersion { record, resource, member_ops, changed, operation: LogOperation::Patch }, modifies))
+        Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Patch }, modifies))
     }
 
     /// Applies the ownership rules to a replace or patch, then commits it (or not, when
@@ -198,7 +200,7 @@ impl<S: ItemStore> Provisioning<S> {
         claim: bool,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let NewVersion { record, resource, member_ops, changed, operation } = version;
+        let NewVersion { record, resource, member_changes, changed, operation } = version;
         let tenant = &caller.tenant;
         let old_unique = record.unique_value(descriptor).map(keys::fold);
         let new_unique = unique_value(descriptor, &resource).map(str::to_string);
@@ -242,9 +244,12 @@ impl<S: ItemStore> Provisioning<S> {
         if let Some(plan) = &enrollment {
             plan.annotate_log(&mut log);
         }
-        let log_op = TransactOp::Put { item: log, condition: Condition::Absent };
-        match transaction.run_with(&self.store, member_ops, Some(log_op)).await {
-            Ok(()) => Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim }),
+        transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
+        match self.commit_with_members(tenant, &record.id, transaction, member_changes).await? {
+            Ok(later_batches) => {
+                let written = Record { version: updated.version + later_batches, ..updated };
+                Ok(Written { resource: written.to_scim(), version: written.version, created: false, claimed: claim })
+            }
             Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
                 Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
             }

@@ -5,11 +5,10 @@
 //! claim, the seat counter); when the store cancels the transaction, `Failed::at` says
 //! which of them failed its condition. No caller counts positions.
 //!
-//! A write with many member changes does not fit one transaction (at most
-//! `MAX_TRANSACT_OPS` operations): `Transaction::run_with` splits it into batches, the
-//! fixed operations first (see `batches`).
+//! A write with more member changes than one transaction holds is batched by
+//! `resources::member_writes`, the write's own operations in the first batch.
 
-use item_store::{CancelReason, ItemStore, MAX_TRANSACT_OPS, StoreError, TransactOp};
+use item_store::{CancelReason, ItemStore, StoreError, TransactOp};
 
 use crate::error::Error;
 
@@ -32,6 +31,17 @@ pub(crate) struct Failed {
 }
 
 impl Failed {
+    /// A canceled first (or only) batch with these reasons.
+    pub(crate) fn canceled(reasons: Vec<Option<CancelReason>>) -> Failed {
+        Failed { batch: 0, error: StoreError::TransactionCanceled { reasons } }
+    }
+
+    /// Whether the store canceled the write because a condition failed (rather than
+    /// failing it).
+    pub(crate) fn is_canceled(&self) -> bool {
+        matches!(self.error, StoreError::TransactionCanceled { .. })
+    }
+
     /// Whether operation `op` of the transaction failed its condition.
     pub(crate) fn at(&self, op: OpHandle) -> bool {
         self.batch == 0
@@ -67,16 +77,13 @@ impl Transaction {
         self.ops.extend(ops);
     }
 
+    pub(crate) fn into_ops(self) -> Vec<TransactOp> {
+        self.ops
+    }
+
     /// Commits the operations as one store transaction.
     pub(crate) async fn run<S: ItemStore>(self, store: &S) -> Result<(), Failed> {
         store.transact(self.ops).await.map_err(|error| Failed { batch: 0, error })
-    }
-
-    /// Commits these operations with `members` (idempotent member changes) and `log` (the
-    /// log entry), batched as [`batches`] describes: the first batch holds these
-    /// operations, so a failed condition among them writes nothing.
-    pub(crate) async fn run_with<S: ItemStore>(self, store: &S, members: Vec<TransactOp>, log: Option<TransactOp>) -> Result<(), Failed> {
-        run_batches(store, batches(self.ops, members, log)).await
     }
 }
 
@@ -107,78 +114,13 @@ fn single_to_canceled(error: StoreError) -> StoreError {
     }
 }
 
-/// Splits a write into transactions of at most 100 operations: `fixed` (the resource
-/// write and uniqueness changes, which must be atomic and come first, so that a failed
-/// version check writes nothing) and `members` (independent, idempotent). The member
-/// operations take exactly ceil(k/100) batches: the fixed ones ride in the first batch
-/// when they fit next to the remainder, else go alone before. `log` goes into a batch
-/// that is already a transaction and has room, else alone.
-pub(crate) fn batches(fixed: Vec<TransactOp>, members: Vec<TransactOp>, log: Option<TransactOp>) -> Vec<Vec<TransactOp>> {
-    let mut out: Vec<Vec<TransactOp>> = Vec::new();
-    let k = members.len();
-    let mut members = members.into_iter();
-    if fixed.len() + k <= MAX_TRANSACT_OPS {
-        let mut first = fixed;
-        first.extend(members.by_ref());
-        out.push(first);
-    } else {
-        let remainder = k % MAX_TRANSACT_OPS;
-        let mut first = fixed;
-        if remainder > 0 && remainder + first.len() <= MAX_TRANSACT_OPS {
-            first.extend(members.by_ref().take(remainder));
-        }
-        if !first.is_empty() {
-            out.push(first);
-        }
-        loop {
-            let chunk: Vec<TransactOp> = members.by_ref().take(MAX_TRANSACT_OPS).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            out.push(chunk);
-        }
-    }
-    out.retain(|batch| !batch.is_empty());
-    if let Some(log) = log {
-        // Into a batch that is a transaction anyway (or the only batch): a single put of
-        // the resource must not become a transaction only to carry the log entry.
-        let alone = out.len() == 1;
-        match out.iter_mut().find(|batch| (batch.len() >= 2 || alone) && batch.len() < MAX_TRANSACT_OPS) {
-            Some(batch) => batch.push(log),
-            None => out.push(vec![log]),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use item_store::{Attributes, Condition, Item, Key};
 
-    fn key_of(op: &TransactOp) -> &Key {
-        op.key()
-    }
-
     fn put(n: usize) -> TransactOp {
         TransactOp::Put { item: Item::new(Key::new("p", format!("{n}")), Attributes::new()), condition: Condition::None }
-    }
-
-    #[test]
-    fn member_batches_take_ceil_k_over_100_transactions() {
-        for (k, fixed, expected) in [(0, 1, 1), (5, 1, 1), (99, 1, 2), (100, 1, 3), (250, 1, 3), (1000, 1, 12), (199, 3, 3)] {
-            let members: Vec<TransactOp> = (0..k).map(|n| put(n + 10)).collect();
-            let fixed_ops: Vec<TransactOp> = (0..fixed).map(put).collect();
-            let batches = batches(fixed_ops, members, Some(put(9_999_999)));
-            let transactions = batches.iter().filter(|b| b.len() > 1).count();
-            if fixed == 1 {
-                assert!(transactions <= k.div_ceil(100).max(1), "k={k}: {transactions} transactions");
-            }
-            assert_eq!(batches.len(), expected, "k={k}");
-            assert!(batches.iter().all(|b| b.len() <= MAX_TRANSACT_OPS));
-            assert_eq!(key_of(&batches[0][0]).sk, "0", "fixed operations come first");
-            assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), k + fixed + 1);
-        }
     }
 
     #[test]
