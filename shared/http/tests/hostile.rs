@@ -597,3 +597,32 @@ async fn oversized_values_are_4xx_not_store_failures() {
     assert!(log.body().len() < 1_000_000, "the log holds {} bytes", log.body().len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// Issue 12 item 5: names are normalised and bodies checked.
+
+#[tokio::test]
+async fn a_key_repeated_in_one_object_is_400_naming_it() {
+    let s = Setup::new().await;
+    let user = s.scim(&format!("/Users/{}", s.user));
+    for (method, path, request, named) in [
+        ("POST", s.scim("/Users"), r#"{"userName":"a@x.test","userName":"b@x.test"}"#, "the key \"userName\" twice"),
+        ("POST", s.scim("/Users"), r#"{"userName":"a@x.test","USERNAME":"b@x.test"}"#, "the keys \"userName\" and \"USERNAME\""),
+        ("PUT", user.clone(), r#"{"userName":"a@x.test","name":{"givenName":"A","givenName":"B"}}"#, "the key \"givenName\" twice"),
+        (
+            "PATCH",
+            user.clone(),
+            r#"{"Operations":[{"op":"replace","path":"active","value":false,"Value":true}]}"#,
+            "the keys \"value\" and \"Value\"",
+        ),
+        ("POST", s.scim("/Users/.search"), r#"{"filter":"userName eq \"a\"","filter":"id pr"}"#, "the key \"filter\" twice"),
+        ("POST", "/admin/v1/users".into(), r#"{"userName":"a@x.test","userName":"b@x.test"}"#, "the key \"userName\" twice"),
+    ] {
+        let token = if path.starts_with("/admin") { &s.admin_key } else { &s.token };
+        let response = s.send(method, &path, Some(token), request).await;
+        let detail = expect_error(&format!("{method} {path} {request}"), &response, 400, Some("invalidSyntax"));
+        assert!(detail.contains(named), "{detail}");
+    }
+    // Nothing was written.
+    assert_eq!(body(&s.get(&s.scim("/Users")).await)["totalResults"], 1);
+    assert_eq!(body(&s.get(&user).await)["active"], Value::Null);
+}
