@@ -600,6 +600,51 @@ async fn oversized_values_are_4xx_not_store_failures() {
 
 // Issue 12 item 5: names are normalised and bodies checked.
 
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+#[tokio::test]
+async fn bodies_that_say_they_are_something_else_are_400() {
+    let s = Setup::new().await;
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    let user_body = json!({"schemas": [USER], "userName": "mallory@x.test", "displayName": "Mallory"}).to_string();
+    for (method, path, request, expected) in [
+        ("POST", s.scim("/Groups"), user_body.clone(), GROUP),
+        ("PUT", s.scim(&format!("/Groups/{}", s.group)), user_body.clone(), GROUP),
+        ("POST", s.scim("/Users"), json!({"schemas": [GROUP], "userName": "g@x.test", "displayName": "G2"}).to_string(), USER),
+        ("POST", s.scim("/Users"), json!({"schemas": ["urn:evil"], "userName": "evil@x.test"}).to_string(), USER),
+        ("PUT", s.scim(&format!("/Users/{}", s.user)), json!({"schemas": [], "userName": "alice@x.test"}).to_string(), USER),
+        (
+            "PATCH",
+            s.scim(&format!("/Users/{}", s.user)),
+            json!({"schemas": [USER], "Operations": [{"op": "add", "path": "nickName", "value": "x"}]}).to_string(),
+            PATCH_OP,
+        ),
+        (
+            "POST",
+            s.scim("/Users/.search"),
+            json!({"schemas": [PATCH_OP], "filter": "userName eq \"alice@x.test\""}).to_string(),
+            "urn:ietf:params:scim:api:messages:2.0:SearchRequest",
+        ),
+        ("POST", s.scim("/.search"), json!({"schemas": ["urn:evil"]}).to_string(), "urn:ietf:params:scim:api:messages:2.0:SearchRequest"),
+    ] {
+        let response = s.send(method, &path, Some(&s.token), &request).await;
+        let detail = expect_error(&format!("{method} {path} {request}"), &response, 400, Some("invalidValue"));
+        assert!(detail.contains(&format!("must list \"{expected}\"")), "{detail}");
+    }
+    // Nothing was written: one group, alice unchanged.
+    let groups = body(&s.get(&s.scim("/Groups")).await);
+    assert_eq!((&groups["totalResults"], &groups["Resources"][0]["displayName"]), (&json!(1), &json!("G")));
+    assert!(body(&s.get(&s.scim(&format!("/Users/{}", s.user))).await).get("nickName").is_none());
+    // Extra URNs next to the right core schema are dropped, and no schemas at all is fine.
+    let response = s
+        .send("POST", &s.scim("/Users"), Some(&s.token), &json!({"schemas": [USER, "urn:bogus"], "userName": "ok@x.test"}).to_string())
+        .await;
+    assert_eq!(body(&response)["schemas"], json!([USER]));
+    let response = s.send("POST", &s.scim("/Groups"), Some(&s.token), &json!({"displayName": "No schemas"}).to_string()).await;
+    assert_eq!(response.status(), 201);
+}
+
 #[tokio::test]
 async fn a_key_repeated_in_one_object_is_400_naming_it() {
     let s = Setup::new().await;

@@ -17,6 +17,7 @@ pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+mod schemas_member;
 
 pub use error::{Result, ScimError, ScimType};
 pub use filter::Filter;

@@ -527,6 +527,18 @@ fn a_failed_patch_leaves_the_resource_untouched() {
 }
 
 #[test]
+fn a_patch_body_with_schemas_lists_patch_op() {
+    for schemas in [json!(["urn:ietf:params:scim:schemas:core:2.0:User"]), json!(["urn:evil"]), json!([])] {
+        let body = json!({"schemas": schemas, "Operations": [{"op": "add", "path": "nickName", "value": "x"}]});
+        let error = PatchRequest::from_json(&body).unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{body}");
+        assert!(error.detail.contains("must list \"urn:ietf:params:scim:api:messages:2.0:PatchOp\""), "{}", error.detail);
+    }
+    let mixed = json!({"schemas": ["urn:x", "URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:PATCHOP"], "Operations": []});
+    assert!(PatchRequest::from_json(&mixed).is_ok());
+}
+
+#[test]
 fn malformed_bodies_are_invalid_syntax() {
     for body in [
         json!([]),
