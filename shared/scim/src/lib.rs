@@ -12,6 +12,7 @@ pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod list;
+pub mod names;
 pub mod patch;
 pub mod path;
 pub mod projection;
