@@ -242,6 +242,53 @@ async fn user_lifecycle_as_entra_drives_it() {
     assert_eq!(none.expect(200)["totalResults"], 0);
 }
 
+/// Issue 12 item 5 over the wire: names are one spelling however they are sent, and a
+/// body that is not what its endpoint takes is 400 with what to fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn names_are_normalised_and_bodies_checked() {
+    let (_dir, server) = start();
+    let http = Http::new();
+    let token = &server.credentials.scim_token;
+    let users = format!("{}/Users", server.scim());
+    let groups = format!("{}/Groups", server.scim());
+
+    let created = http.send("POST", &users, token, Some(entra_user(" alice@x.com", "alice"))).await.expect(201).clone();
+    assert_eq!(created["userName"], "alice@x.com");
+    for spelling in ["alice@x.com ", "ALICE@x.com", "\u{3000}alice@x.com"] {
+        http.send("POST", &users, token, Some(entra_user(spelling, "other"))).await.expect_error(409, Some("uniqueness"));
+    }
+    for refused in ["alice@x.com\u{200b}", "alice\r\n@x.com", "al\tice@x.com", "alice\0@x.com"] {
+        let reply = http.send("POST", &users, token, Some(entra_user(refused, "refused"))).await;
+        reply.expect_error(400, Some("invalidValue"));
+        assert!(reply.body["detail"].as_str().is_some_and(|d| d.starts_with("userName contains U+")), "{:#}", reply.body);
+    }
+    // Entra's match query with a spelling of the name finds the user.
+    let found = http.get(&format!("{users}?filter={}", encode("userName eq \" Alice@X.com \"")), token).await;
+    assert_eq!(found.expect(200)["Resources"][0]["id"], created["id"]);
+    // Entra's path-less rename stores the new name normalised.
+    let location = format!("{users}/{}", created["id"].as_str().expect("id"));
+    let rename = patch(json!([{"op": "Replace", "value": {"userName": " Jose\u{301}@x.com "}}]));
+    assert_eq!(http.send("PATCH", &location, token, Some(rename)).await.expect(200)["userName"], "Jos\u{e9}@x.com");
+
+    // A User body at /Groups, a schema nobody knows, a PATCH that is no PatchOp.
+    let at_groups = http.send("POST", &groups, token, Some(entra_user("bob@x.com", "bob"))).await;
+    at_groups.expect_error(400, Some("invalidValue"));
+    assert!(at_groups.body["detail"].as_str().is_some_and(|d| d.contains("urn:ietf:params:scim:schemas:core:2.0:Group")));
+    let evil = http.send("POST", &users, token, Some(json!({"schemas": ["urn:evil"], "userName": "evil@x.com"}))).await;
+    evil.expect_error(400, Some("invalidValue"));
+    let not_patch = json!({"schemas": [USER_SCHEMA], "Operations": [{"op": "add", "path": "nickName", "value": "x"}]});
+    http.send("PATCH", &location, token, Some(not_patch)).await.expect_error(400, Some("invalidValue"));
+    assert_eq!(http.get(&groups, token).await.expect(200)["totalResults"], 0);
+
+    // A key twice in one object, as sent or in another case.
+    for body in [r#"{"userName":"c@x.com","userName":"d@x.com"}"#, r#"{"userName":"c@x.com","USERNAME":"d@x.com"}"#] {
+        let reply = http.raw("POST", &users, Some(token), &[("content-type", "application/scim+json")], Bytes::from(body)).await;
+        reply.expect_error(400, Some("invalidSyntax"));
+        assert!(reply.body["detail"].as_str().is_some_and(|d| d.contains("\"userName\"")), "{:#}", reply.body);
+    }
+    assert_eq!(http.get(&users, token).await.expect(200)["totalResults"], 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn groups_and_memberships() {
     let (_dir, server) = start();

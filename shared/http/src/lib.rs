@@ -20,6 +20,7 @@ mod enroll_routes;
 mod request;
 mod response;
 mod scim_routes;
+mod strict_json;
 
 use std::sync::Arc;
 

@@ -7,8 +7,10 @@ use http::Request;
 use http::header::{AUTHORIZATION, HOST};
 use http::request::Parts;
 use serde_json::Value;
+use serde_json::error::Category;
 
 use crate::response::Failure;
+use crate::strict_json;
 
 /// Where a request entered, as the front end saw it. Set by the Lambda glue (API
 /// Gateway's domain, stage and request id) or the local server (`http`); without it the
@@ -126,12 +128,21 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
     params.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
 }
 
-/// The request body as JSON: 400 `invalidSyntax` with what is wrong.
+/// The request body as JSON: 400 `invalidSyntax` with what is wrong, a key repeated in
+/// one object included (see `strict_json`).
 pub(crate) fn json_body(body: &Bytes) -> Result<Value, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(scim::ScimError::invalid_syntax("the request needs a JSON body").into());
     }
-    serde_json::from_slice(body).map_err(|e| scim::ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+    strict_json::parse(body).map_err(|e| {
+        let detail = match e.classify() {
+            // The only data error the parser raises is a repeated key, which its message
+            // says with what to fix.
+            Category::Data => e.to_string(),
+            _ => format!("the body is not valid JSON: {e}"),
+        };
+        scim::ScimError::invalid_syntax(detail).into()
+    })
 }
 
 #[cfg(test)]

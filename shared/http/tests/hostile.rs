@@ -597,3 +597,162 @@ async fn oversized_values_are_4xx_not_store_failures() {
     assert!(log.body().len() < 1_000_000, "the log holds {} bytes", log.body().len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// Issue 12 item 5: names are normalised and bodies checked.
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn patch_body(operations: Value) -> String {
+    json!({"schemas": [PATCH_OP], "Operations": operations}).to_string()
+}
+
+/// `userName` and a group's `displayName` are stored trimmed and NFC and compared without
+/// regard to case, on every write and in every lookup by name.
+#[tokio::test]
+async fn unique_names_are_one_spelling_however_they_are_sent() {
+    let s = Setup::new().await;
+    // alice@x.test exists: every other spelling of it is the same name.
+    for spelling in [" alice@x.test", "alice@x.test ", "ALICE@x.test", "\u{3000}Alice@X.test\u{a0}"] {
+        let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": spelling}).to_string()).await;
+        expect_error(&format!("{spelling:?}"), &response, 409, Some("uniqueness"));
+    }
+    for spelling in [" G", "g ", "\u{2003}G"] {
+        let response = s.send("POST", &s.scim("/Groups"), Some(&s.token), &json!({"displayName": spelling}).to_string()).await;
+        expect_error(&format!("{spelling:?}"), &response, 409, Some("uniqueness"));
+    }
+    // A decomposed accent is stored composed, and the composed spelling collides with it.
+    let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": " Jose\u{301}@x.test "}).to_string()).await;
+    assert_eq!(response.status(), 201, "{:?}", body(&response));
+    assert_eq!(body(&response)["userName"], "Jos\u{e9}@x.test");
+    let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": "jos\u{e9}@x.test"}).to_string()).await;
+    expect_error("composed spelling", &response, 409, Some("uniqueness"));
+
+    // Lookups by name find the stored spelling: Entra's match query, a search, a group.
+    for filter in ["userName eq \" Alice@X.test \"", "userName eq \"alice@x.test\u{3000}\""] {
+        let found = body(&s.get(&s.scim(&format!("/Users?filter={}", form_encode(filter)))).await);
+        assert_eq!((&found["totalResults"], &found["Resources"][0]["id"]), (&json!(1), &json!(s.user)), "{filter}");
+    }
+    let search = json!({"filter": "userName eq \"JOSE\u{301}@x.test \""}).to_string();
+    let found = body(&s.send("POST", &s.scim("/Users/.search"), Some(&s.token), &search).await);
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let found = body(&s.get(&s.scim(&format!("/Groups?filter={}", form_encode("displayName eq \" g \"")))).await);
+    assert_eq!(found["Resources"][0]["id"], s.group, "{found}");
+
+    // Replace and both PATCH forms store the name normalised, and its old spelling is free.
+    let user = format!("/Users/{}", s.user);
+    let replaced = s.send("PUT", &s.scim(&user), Some(&s.token), &json!({"userName": "  bob@x.test "}).to_string()).await;
+    assert_eq!(body(&replaced)["userName"], "bob@x.test");
+    let pathless = patch_body(json!([{"op": "Replace", "value": {"userName": " carol@x.test\u{a0}"}}]));
+    assert_eq!(body(&s.send("PATCH", &s.scim(&user), Some(&s.token), &pathless).await)["userName"], "carol@x.test");
+    let with_path = patch_body(json!([{"op": "replace", "path": "userName", "value": "Dave@x.test "}]));
+    assert_eq!(body(&s.send("PATCH", &s.scim(&user), Some(&s.token), &with_path).await)["userName"], "Dave@x.test");
+    let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": " dave@X.TEST"}).to_string()).await;
+    expect_error("renamed user's name", &response, 409, Some("uniqueness"));
+    let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": "alice@x.test"}).to_string()).await;
+    assert_eq!(response.status(), 201, "the old name is free again: {:?}", body(&response));
+    let group = patch_body(json!([{"op": "replace", "path": "displayName", "value": " Sales "}]));
+    assert_eq!(body(&s.send("PATCH", &s.scim(&format!("/Groups/{}", s.group)), Some(&s.token), &group).await)["displayName"], "Sales");
+    // A name that is only blanks is a missing name.
+    let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": " \u{3000} "}).to_string()).await;
+    let detail = expect_error("blank name", &response, 400, Some("invalidValue"));
+    assert!(detail.contains("userName is required"), "{detail}");
+}
+
+#[tokio::test]
+async fn invisible_and_control_characters_in_names_are_400() {
+    let s = Setup::new().await;
+    let user = s.scim(&format!("/Users/{}", s.user));
+    let group = s.scim(&format!("/Groups/{}", s.group));
+    for (character, code_point) in [("\u{200b}", "U+200B"), ("\r", "U+000D"), ("\n", "U+000A"), ("\t", "U+0009"), ("\0", "U+0000")] {
+        let name = format!("eve{character}@x.test");
+        for (method, path, request, attribute) in [
+            ("POST", s.scim("/Users"), json!({"userName": name}).to_string(), "userName"),
+            ("PUT", user.clone(), json!({"userName": name}).to_string(), "userName"),
+            ("PATCH", user.clone(), patch_body(json!([{"op": "replace", "path": "userName", "value": name}])), "userName"),
+            ("PATCH", user.clone(), patch_body(json!([{"op": "Replace", "value": {"userName": name}}])), "userName"),
+            ("POST", s.scim("/Groups"), json!({"displayName": name}).to_string(), "displayName"),
+            ("PATCH", group.clone(), patch_body(json!([{"op": "replace", "value": {"displayName": name}}])), "displayName"),
+            ("POST", "/admin/v1/users".into(), json!({"userName": name}).to_string(), "userName"),
+        ] {
+            let token = if path.starts_with("/admin") { &s.admin_key } else { &s.token };
+            let response = s.send(method, &path, Some(token), &request).await;
+            let detail = expect_error(&format!("{method} {path} {code_point}"), &response, 400, Some("invalidValue"));
+            assert!(detail.contains(&format!("{attribute} contains {code_point} at character 4")), "{detail}");
+            assert!(detail.contains("remove it"), "{detail}");
+        }
+    }
+    // Nothing was written.
+    assert_eq!(body(&s.get(&user).await)["userName"], "alice@x.test");
+    assert_eq!(body(&s.get(&s.scim("/Users?filter=userName+sw+%22eve%22")).await)["totalResults"], 0);
+    assert_eq!(body(&s.get(&s.scim("/Groups")).await)["totalResults"], 1);
+}
+
+#[tokio::test]
+async fn bodies_that_say_they_are_something_else_are_400() {
+    let s = Setup::new().await;
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    let user_body = json!({"schemas": [USER], "userName": "mallory@x.test", "displayName": "Mallory"}).to_string();
+    for (method, path, request, expected) in [
+        ("POST", s.scim("/Groups"), user_body.clone(), GROUP),
+        ("PUT", s.scim(&format!("/Groups/{}", s.group)), user_body.clone(), GROUP),
+        ("POST", s.scim("/Users"), json!({"schemas": [GROUP], "userName": "g@x.test", "displayName": "G2"}).to_string(), USER),
+        ("POST", s.scim("/Users"), json!({"schemas": ["urn:evil"], "userName": "evil@x.test"}).to_string(), USER),
+        ("PUT", s.scim(&format!("/Users/{}", s.user)), json!({"schemas": [], "userName": "alice@x.test"}).to_string(), USER),
+        (
+            "PATCH",
+            s.scim(&format!("/Users/{}", s.user)),
+            json!({"schemas": [USER], "Operations": [{"op": "add", "path": "nickName", "value": "x"}]}).to_string(),
+            PATCH_OP,
+        ),
+        (
+            "POST",
+            s.scim("/Users/.search"),
+            json!({"schemas": [PATCH_OP], "filter": "userName eq \"alice@x.test\""}).to_string(),
+            "urn:ietf:params:scim:api:messages:2.0:SearchRequest",
+        ),
+        ("POST", s.scim("/.search"), json!({"schemas": ["urn:evil"]}).to_string(), "urn:ietf:params:scim:api:messages:2.0:SearchRequest"),
+    ] {
+        let response = s.send(method, &path, Some(&s.token), &request).await;
+        let detail = expect_error(&format!("{method} {path} {request}"), &response, 400, Some("invalidValue"));
+        assert!(detail.contains(&format!("must list \"{expected}\"")), "{detail}");
+    }
+    // Nothing was written: one group, alice unchanged.
+    let groups = body(&s.get(&s.scim("/Groups")).await);
+    assert_eq!((&groups["totalResults"], &groups["Resources"][0]["displayName"]), (&json!(1), &json!("G")));
+    assert!(body(&s.get(&s.scim(&format!("/Users/{}", s.user))).await).get("nickName").is_none());
+    // Extra URNs next to the right core schema are dropped, and no schemas at all is fine.
+    let response = s
+        .send("POST", &s.scim("/Users"), Some(&s.token), &json!({"schemas": [USER, "urn:bogus"], "userName": "ok@x.test"}).to_string())
+        .await;
+    assert_eq!(body(&response)["schemas"], json!([USER]));
+    let response = s.send("POST", &s.scim("/Groups"), Some(&s.token), &json!({"displayName": "No schemas"}).to_string()).await;
+    assert_eq!(response.status(), 201);
+}
+
+#[tokio::test]
+async fn a_key_repeated_in_one_object_is_400_naming_it() {
+    let s = Setup::new().await;
+    let user = s.scim(&format!("/Users/{}", s.user));
+    for (method, path, request, named) in [
+        ("POST", s.scim("/Users"), r#"{"userName":"a@x.test","userName":"b@x.test"}"#, "the key \"userName\" twice"),
+        ("POST", s.scim("/Users"), r#"{"userName":"a@x.test","USERNAME":"b@x.test"}"#, "the keys \"userName\" and \"USERNAME\""),
+        ("PUT", user.clone(), r#"{"userName":"a@x.test","name":{"givenName":"A","givenName":"B"}}"#, "the key \"givenName\" twice"),
+        (
+            "PATCH",
+            user.clone(),
+            r#"{"Operations":[{"op":"replace","path":"active","value":false,"Value":true}]}"#,
+            "the keys \"value\" and \"Value\"",
+        ),
+        ("POST", s.scim("/Users/.search"), r#"{"filter":"userName eq \"a\"","filter":"id pr"}"#, "the key \"filter\" twice"),
+        ("POST", "/admin/v1/users".into(), r#"{"userName":"a@x.test","userName":"b@x.test"}"#, "the key \"userName\" twice"),
+    ] {
+        let token = if path.starts_with("/admin") { &s.admin_key } else { &s.token };
+        let response = s.send(method, &path, Some(token), request).await;
+        let detail = expect_error(&format!("{method} {path} {request}"), &response, 400, Some("invalidSyntax"));
+        assert!(detail.contains(named), "{detail}");
+    }
+    // Nothing was written.
+    assert_eq!(body(&s.get(&s.scim("/Users")).await)["totalResults"], 1);
+    assert_eq!(body(&s.get(&user).await)["active"], Value::Null);
+}

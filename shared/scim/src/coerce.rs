@@ -1,8 +1,10 @@
 //! Typing client values against attribute definitions: the one place where Entra's
 //! leniencies (string booleans, bare-string or one-element-array managers, `""` for
-//! "clear it") become canonical values.
+//! "clear it") become canonical values, and where unique names get their one spelling
+//! (`crate::names`), whichever way a create, replace or PATCH sets them.
 
 use crate::error::{Result, ScimError};
+use crate::names;
 use crate::schema::{Attribute, AttributeType, Returned};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -109,6 +111,7 @@ fn coerce_simple(attribute: &Attribute, value: &Value, label: &str) -> Result<Op
         AttributeType::Complex => None,
     };
     match coerced {
+        Some(Value::String(text)) if attribute.is_unique_name() => Ok(names::normalise(&text, label)?.map(Value::String)),
         Some(coerced) => Ok(Some(coerced)),
         None => Err(ScimError::invalid_value(format!("{label} must be {}, got {}", expected(attribute.kind), describe(value)))),
     }

@@ -12,11 +12,13 @@ pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod list;
+pub mod names;
 pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+mod schemas_member;
 
 pub use error::{Result, ScimError, ScimType};
 pub use filter::Filter;

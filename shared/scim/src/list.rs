@@ -15,8 +15,10 @@ use crate::filter::Filter;
 use crate::path::AttrPath;
 use crate::projection::AttributeSelection;
 use crate::schema::{Attribute, AttributeType, Resolved, ResourceType};
+use crate::schemas_member::check_message;
 
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SortOrder {
@@ -163,9 +165,11 @@ impl ListQuery {
     /// From a `POST /.search` body (RFC 7644 section 3.4.3): the same parameters as
     /// JSON members, `attributes` and `excludedAttributes` as arrays of strings (a
     /// comma-separated string is accepted too), `startIndex` and `count` as numbers
-    /// or numeric strings. `null` members count as absent.
+    /// or numeric strings. `null` members count as absent. `schemas`, when present,
+    /// must list the SearchRequest URN.
     pub fn from_search_body(body: &Value, max_results: usize) -> Result<ListQuery> {
         let object = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a search request must be a JSON object"))?;
+        check_message(object, SEARCH_REQUEST_SCHEMA, "a search request")?;
         let mut raw = RawParams::default();
         for (name, value) in object {
             let list = is_list_member(name);

@@ -12,6 +12,7 @@ use crate::filter::{self, CompValue, CompareOp, Filter};
 use crate::path::{AttrPath, is_attr_name};
 use crate::resource::{accepts_input, check_invariants, container_mut, prune_extension, set_schemas};
 use crate::schema::{Attribute, AttributeRef, Mutability, Resolved, ResourceType, Returned, Schema};
+use crate::schemas_member::check_message;
 use serde_json::{Map, Value};
 
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -87,7 +88,8 @@ pub struct PatchOutcome {
 
 impl PatchRequest {
     /// Reads a PATCH body. Lenient where Entra varies (op case, a missing `schemas`,
-    /// an empty `path`), strict where a guess could lose data.
+    /// an empty `path`), strict where a guess could lose data: `schemas`, when present,
+    /// must list the PatchOp URN.
     pub fn from_json(body: &Value) -> Result<PatchRequest> {
         let Value::Object(fields) = body else {
             return Err(ScimError::invalid_syntax("a PATCH body must be a JSON object with \"schemas\" and \"Operations\""));
@@ -105,6 +107,10 @@ impl PatchRequest {
             .enumerate()
             .map(|(index, operation)| PatchOperation::from_json(operation).map_err(|e| in_operation(e, index)))
             .collect::<Result<_>>()?;
+        check_message(fields, PATCH_OP_SCHEMA, "a PATCH body")?;
+        // RFC 7644 asks for one or more operations, but Microsoft's SCIM validator sends
+        // an empty `Operations` array and fails a server that refuses it: it is a no-op
+        // (docs/ENTRA.md §5).
         Ok(PatchRequest { operations })
     }
 }

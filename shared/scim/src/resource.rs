@@ -6,18 +6,22 @@ use crate::coerce::coerce;
 use crate::error::{Result, ScimError};
 use crate::path::AttrPath;
 use crate::schema::{AttributeRef, Mutability, Resolved, ResourceType, Returned, Schema};
+use crate::schemas_member::check_resource;
 use serde_json::{Map, Value};
 
 /// The canonical resource for a create (POST): canonical attribute names, typed
-/// values, read-only attributes (`id`, `meta`, `groups`) and unknown attributes or
-/// schema URNs dropped, `null`s left unassigned, `schemas` recomputed. The caller
-/// adds `id` and `meta`.
+/// values, unique names in their one spelling (`crate::names`), read-only attributes
+/// (`id`, `meta`, `groups`) and unknown attributes or schema URNs dropped, `null`s left
+/// unassigned, `schemas` recomputed. A body whose `schemas` names another resource
+/// type is refused (`crate::schemas_member`). The caller adds `id` and `meta`.
 pub fn prepare_create(resource_type: &ResourceType, body: &Value) -> Result<Value> {
     let Value::Object(fields) = body else {
         return Err(ScimError::invalid_syntax(format!("the request body must be a JSON object describing a {}", resource_type.name)));
     };
+    check_resource(resource_type, fields)?;
     let mut resource = Map::new();
     for (key, value) in fields {
+        // Recomputed from what the resource holds (`set_schemas`).
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
@@ -308,6 +312,50 @@ mod tests {
         let mut resource = unset.clone();
         crate::patch::apply_patch(&DEVICE, &mut resource, &patch(json!([{"op": "add", "path": "serial", "value": "S9"}]))).unwrap();
         assert_eq!(resource["serial"], "S9");
+    }
+
+    #[test]
+    fn unique_names_are_stored_trimmed_and_nfc() {
+        for sent in [" alice@x.com", "alice@x.com ", "\u{3000}alice@x.com", "alice@x.com"] {
+            assert_eq!(prepare_create(&USER_RESOURCE, &json!({"userName": sent})).unwrap()["userName"], "alice@x.com", "{sent:?}");
+        }
+        let group = prepare_create(&GROUP_RESOURCE, &json!({"displayName": " Caf\u{65}\u{301} "})).unwrap();
+        assert_eq!(group["displayName"], "Caf\u{e9}");
+        let replaced = prepare_replace(&USER_RESOURCE, &json!({"id": "1", "userName": "a"}), &json!({"UserName": "  Bob  "})).unwrap();
+        assert_eq!(replaced["userName"], "Bob");
+        // Other strings keep what the client sent: only the unique names are normalised.
+        let user = prepare_create(&USER_RESOURCE, &json!({"userName": "a", "displayName": " Alice ", "nickName": "e\u{301}"})).unwrap();
+        assert_eq!((&user["displayName"], &user["nickName"]), (&json!(" Alice "), &json!("e\u{301}")));
+        // Blank once trimmed is no name at all.
+        let error = prepare_create(&USER_RESOURCE, &json!({"userName": "   "})).unwrap_err();
+        assert!(error.detail.contains("userName is required"), "{}", error.detail);
+    }
+
+    #[test]
+    fn invisible_and_control_characters_in_unique_names_are_refused() {
+        for sent in ["alice@x.com\u{200b}", "alice\r\n", "al\tice", "al\u{0}ice", "\u{feff}alice"] {
+            let error = prepare_create(&USER_RESOURCE, &json!({"userName": sent})).unwrap_err();
+            assert_eq!(error.scim_type, Some(crate::ScimType::InvalidValue), "{sent:?}");
+            assert!(error.detail.starts_with("userName contains U+"), "{sent:?}: {}", error.detail);
+        }
+        let error = prepare_create(&GROUP_RESOURCE, &json!({"displayName": "Sales\u{200b}"})).unwrap_err();
+        assert!(error.detail.starts_with("displayName contains U+200B at character 6"), "{}", error.detail);
+        let error = prepare_replace(&USER_RESOURCE, &json!({"id": "1", "userName": "a"}), &json!({"userName": "a\u{2028}"})).unwrap_err();
+        assert!(error.detail.contains("U+2028"), "{}", error.detail);
+    }
+
+    #[test]
+    fn a_body_must_not_say_it_is_another_resource_type() {
+        let user_body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a", "displayName": "A"});
+        let error = prepare_create(&GROUP_RESOURCE, &user_body).unwrap_err();
+        assert_eq!(error.scim_type, Some(crate::ScimType::InvalidValue));
+        assert!(error.detail.contains("must list \"urn:ietf:params:scim:schemas:core:2.0:Group\""), "{}", error.detail);
+        let error = prepare_create(&USER_RESOURCE, &json!({"schemas": ["urn:evil"], "userName": "a"})).unwrap_err();
+        assert!(error.detail.contains("must list \"urn:ietf:params:scim:schemas:core:2.0:User\""), "{}", error.detail);
+        let existing = json!({"id": "g", "displayName": "A"});
+        assert!(prepare_replace(&GROUP_RESOURCE, &existing, &user_body).is_err(), "a replace is checked the same way");
+        // Without schemas, the endpoint says what the body is.
+        assert_eq!(prepare_create(&GROUP_RESOURCE, &json!({"displayName": "A"})).unwrap()["displayName"], "A");
     }
 
     #[test]

@@ -71,6 +71,29 @@ fn entra_queries_find_what_they_should() {
     }
 }
 
+/// Names are stored trimmed and NFC (`scim::names`); a query by name is compared in that
+/// form too, whatever spaces or composition the client's literal has.
+#[test]
+fn a_name_query_finds_the_stored_spelling() {
+    let mut directory = users();
+    directory.push(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "jose", "userName": "jos\u{e9}@contoso.com"}));
+    for (filter, expected) in [
+        ("userName eq \" alice@contoso.com \"", &["54D3"][..]),
+        ("userName eq \"ALICE@contoso.com\u{3000}\"", &["54D3"]),
+        ("userName ne \" alice@contoso.com\" and userName sw \"jos\"", &["jose"]),
+        ("userName eq \"JOSE\u{301}@contoso.com\"", &["jose"]),
+        ("userName sw \"Jose\u{301}\"", &["jose"]),
+        // A substring keeps its spaces: no stored name holds " alice".
+        ("userName co \" alice\"", &[]),
+    ] {
+        assert_eq!(ids(&query(&USER_RESOURCE, directory.clone(), &[("filter", filter)])), expected, "{filter}");
+    }
+    assert_eq!(ids(&query(&GROUP_RESOURCE, groups(), &[("filter", "displayName eq \"  sales \"")])), ["g1"]);
+    // Only the unique names: a user's displayName is compared as sent.
+    let display = vec![json!({"id": "d", "userName": "d", "displayName": "Dee"})];
+    assert!(ids(&query(&USER_RESOURCE, display, &[("filter", "displayName eq \" Dee\"")])).is_empty());
+}
+
 #[test]
 fn disabled_users_are_still_found() {
     let body = query(&USER_RESOURCE, users(), &[("filter", "userName eq \"jyoung@contoso.com\"")]);

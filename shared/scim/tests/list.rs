@@ -118,6 +118,16 @@ fn fingerprints_tell_queries_apart() {
 }
 
 #[test]
+fn a_search_body_with_schemas_lists_search_request() {
+    for schemas in [json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]), json!("urn:evil")] {
+        let error = ListQuery::from_search_body(&json!({"schemas": schemas, "filter": "userName eq \"a\""}), MAX).unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{schemas}");
+        assert!(error.detail.contains("must list \"urn:ietf:params:scim:api:messages:2.0:SearchRequest\""), "{}", error.detail);
+    }
+    assert!(ListQuery::from_search_body(&json!({"filter": "userName eq \"a\""}), MAX).is_ok(), "schemas may be left out");
+}
+
+#[test]
 fn search_body() {
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],

@@ -526,6 +526,55 @@ fn a_failed_patch_leaves_the_resource_untouched() {
     assert_eq!(serde_json::to_string(&resource).unwrap(), serde_json::to_string(&before).unwrap());
 }
 
+/// Every PATCH form that can set a unique name stores it trimmed and NFC, and refuses
+/// invisible characters in it (docs/ENTRA.md §5 lists the forms Entra uses).
+#[test]
+fn unique_names_are_normalised_by_every_patch_form() {
+    let renamed = || user(json!({"userName": "bob@contoso.com"}));
+    let sent = " bob@contoso.com\u{a0}";
+    check(vec![
+        user_case("path", user(json!({})), json!([{"op": "Replace", "path": "userName", "value": sent}]), renamed()),
+        user_case("add", user(json!({})), json!([{"op": "add", "path": "USERNAME", "value": sent}]), renamed()),
+        user_case("URN path", user(json!({})), json!([{"op": "replace", "path": format!("{USER}:userName"), "value": sent}]), renamed()),
+        user_case("path-less", user(json!({})), json!([{"op": "Replace", "value": {"userName": sent}}]), renamed()),
+        user_case("path-less URN key", user(json!({})), json!([{"op": "replace", "value": {format!("{USER}:userName"): sent}}]), renamed()),
+        user_case(
+            "a spelling of the current name changes nothing",
+            user(json!({})),
+            json!([{"op": "replace", "path": "userName", "value": "  alice@contoso.com "}]),
+            user(json!({})),
+        ),
+        group_case(
+            "group displayName, decomposed accent",
+            group(json!({})),
+            json!([{"op": "replace", "value": {"displayName": "Caf\u{65}\u{301} "}}]),
+            group(json!({"displayName": "Caf\u{e9}"})),
+        ),
+    ]);
+    for operations in [
+        json!([{"op": "replace", "path": "userName", "value": "bob@contoso.com\u{200b}"}]),
+        json!([{"op": "Replace", "value": {"userName": "bob\ncontoso"}}]),
+    ] {
+        let error = run(&USER_RESOURCE, &user(json!({})), &patch(operations.clone())).unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{operations}");
+        assert!(error.detail.starts_with("Operations[0]: userName contains U+"), "{}", error.detail);
+    }
+    let error = run(&USER_RESOURCE, &user(json!({})), &patch(json!([{"op": "replace", "path": "userName", "value": " "}]))).unwrap_err();
+    assert!(error.detail.contains("userName is required"), "{}", error.detail);
+}
+
+#[test]
+fn a_patch_body_with_schemas_lists_patch_op() {
+    for schemas in [json!(["urn:ietf:params:scim:schemas:core:2.0:User"]), json!(["urn:evil"]), json!([])] {
+        let body = json!({"schemas": schemas, "Operations": [{"op": "add", "path": "nickName", "value": "x"}]});
+        let error = PatchRequest::from_json(&body).unwrap_err();
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{body}");
+        assert!(error.detail.contains("must list \"urn:ietf:params:scim:api:messages:2.0:PatchOp\""), "{}", error.detail);
+    }
+    let mixed = json!({"schemas": ["urn:x", "URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:PATCHOP"], "Operations": []});
+    assert!(PatchRequest::from_json(&mixed).is_ok());
+}
+
 #[test]
 fn malformed_bodies_are_invalid_syntax() {
     for body in [

@@ -1,6 +1,7 @@
 //! Filter planning: which store reads answer a filter.
 //!
-//! `eq` terms on `id`, the unique attribute (`userName`, `displayName`), `externalId`,
+//! `eq` terms on `id`, the unique attribute (`userName`, `displayName`, its literal
+//! normalised as stored names are: `scim::names`), `externalId`,
 //! and Entra's `emails[type eq "work"].value` — alone or as operands of a top-level
 //! `and` — become one key or index lookup; the whole filter is then evaluated on what it
 //! returns. Anything else walks the type's listing (gsi1) page by page, examining at
@@ -9,6 +10,8 @@
 //! `emails.value eq` without the `work` type is not indexed: only a user's work email
 //! is in gsi3 (one index key per item), so an index answer could miss a user whose match
 //! is another email. It is answered by the listing walk instead, correctly.
+
+use std::borrow::Cow;
 
 use item_store::{GSI1, GSI2, GSI3, Index, Query, SortKey};
 use scim::AttrPath;
@@ -42,6 +45,9 @@ pub fn plan(tenant: &str, descriptor: &TypeDescriptor, filter: Option<&Filter>) 
     let Some(filter) = filter else { return Plan::Walk(listing) };
     let type_name = descriptor.name();
     for (path, value) in filter.required_equalities() {
+        let by_name = is_core(path, descriptor, descriptor.unique);
+        // The unique name is looked up in the form names are stored in (trimmed, NFC).
+        let value = if by_name { scim::names::comparable(value) } else { Cow::Borrowed(value) };
         let keyed = ["id", descriptor.unique, "externalId"].iter().any(|name| is_core(path, descriptor, name));
         if keyed && (value.is_empty() || value.len() > MAX_KEY_VALUE_BYTES) {
             return Plan::Nothing;
@@ -49,11 +55,11 @@ pub fn plan(tenant: &str, descriptor: &TypeDescriptor, filter: Option<&Filter>) 
         if is_core(path, descriptor, "id") {
             return Plan::ById(value.to_string());
         }
-        if is_core(path, descriptor, descriptor.unique) {
-            return Plan::Lookup(listing.sort(SortKey::Equals(keys::listing_sort(value))));
+        if by_name {
+            return Plan::Lookup(listing.sort(SortKey::Equals(keys::listing_sort(&value))));
         }
         if is_core(path, descriptor, "externalId") {
-            return Plan::Lookup(index(GSI2, keys::external_id(tenant, type_name, value)));
+            return Plan::Lookup(index(GSI2, keys::external_id(tenant, type_name, &value)));
         }
     }
     if descriptor.email_index
@@ -124,8 +130,20 @@ mod tests {
         }
         assert!(matches!(plan("t", &USERS, None), Plan::Walk(_)));
         let long = format!("userName eq \"{}\"", "x".repeat(MAX_KEY_VALUE_BYTES + 1));
-        for nothing in ["userName eq \"\"", "externalId eq \"\" and userName sw \"a\"", long.as_str()] {
+        for nothing in ["userName eq \"\"", "userName eq \"  \"", "externalId eq \"\" and userName sw \"a\"", long.as_str()] {
             assert_eq!(plan("t", &USERS, Some(&parse(nothing))), Plan::Nothing, "{nothing}");
         }
+    }
+
+    #[test]
+    fn a_unique_name_is_looked_up_as_names_are_stored() {
+        let alice = Plan::Lookup(Query::index(GSI1, "T#t#User").sort(SortKey::Equals("alice@x.com".into())));
+        for text in ["userName eq \" Alice@x.com \"", "userName eq \"alice@x.com\u{3000}\""] {
+            assert_eq!(plan("t", &USERS, Some(&parse(text))), alice, "{text}");
+        }
+        let jose = Plan::Lookup(Query::index(GSI1, "T#t#Group").sort(SortKey::Equals("jos\u{e9}".into())));
+        assert_eq!(plan("t", &GROUPS, Some(&parse("displayName eq \"Jose\u{301} \""))), jose);
+        // externalId is case-exact and kept as sent.
+        assert_eq!(plan("t", &USERS, Some(&parse("externalId eq \" x \""))), Plan::Lookup(Query::index(GSI2, "T#t#User#X# x ")));
     }
 }

@@ -25,3 +25,18 @@ pub static USERS: TypeDescriptor = TypeDescriptor { resource_type: &USER_RESOURC
 
 pub static GROUPS: TypeDescriptor =
     TypeDescriptor { resource_type: &GROUP_RESOURCE, unique: "displayName", is_user: false, email_index: false };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unique attribute is the one the SCIM core normalises as a name (trimmed, NFC,
+    /// no invisible characters), so that its keys and lookups see the stored spelling.
+    #[test]
+    fn the_unique_attribute_is_the_schemas_unique_name() {
+        for descriptor in [&USERS, &GROUPS] {
+            let at = descriptor.resource_type.find_attribute(None, descriptor.unique).expect("the unique attribute exists");
+            assert!(at.extension.is_none() && at.attribute.is_unique_name(), "{}", descriptor.unique);
+        }
+    }
+}

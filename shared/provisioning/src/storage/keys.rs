@@ -12,8 +12,8 @@
 //! | integration | `T#{t}` | `INT#{i}` | |
 //! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
 //! | seat counter | `T#{t}` | `SEATS` | |
-//! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{lowercased userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{lowercased work email}` / `{id}` |
-//! | uniqueness claim | `T#{t}#U#{Type}#{lowercased unique value}` | `U` | |
+//! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
+//! | uniqueness claim | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
@@ -32,6 +32,8 @@
 //!   remove-all and group deletion) and appear in gsi2 under the member for the reverse
 //!   lookup (a user's `groups`, removal on user deletion).
 //! - Devices live in their user's partition, so deleting a user pages through one prefix.
+
+use std::borrow::Cow;
 
 use item_store::Key;
 
@@ -181,9 +183,16 @@ pub fn pending_outbox_sort(unix_nanos: i128, tenant: &str, user: &str) -> String
 }
 
 /// Case folding for case-insensitive uniqueness and lookups (`userName`, `displayName`
-/// and email addresses compare case-insensitively in SCIM and for Entra).
+/// and email addresses compare case-insensitively in SCIM and for Entra): lowercase, then
+/// NFC, since lowercasing can leave text that is not NFC (`İ` becomes `i` and a combining
+/// dot). The names themselves arrive trimmed and NFC (`scim::names`); folding a folded
+/// value changes nothing.
 pub fn fold(value: &str) -> String {
-    value.to_lowercase()
+    let lowered = value.to_lowercase();
+    match scim::names::nfc(&lowered) {
+        Cow::Borrowed(_) => lowered,
+        Cow::Owned(normal) => normal,
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +207,20 @@ mod tests {
             assert!(key.pk.starts_with("T#t1"), "{key}");
         }
         assert!(log_sort(5, "a") < log_sort(40, "a"));
+    }
+
+    #[test]
+    fn folding_makes_one_key_of_canonically_equal_names() {
+        assert_eq!(listing_sort("JOS\u{c9}"), listing_sort("jose\u{301}"));
+        assert_eq!(uniqueness("t", "User", "\u{212b}ngstr\u{f6}m"), uniqueness("t", "User", "\u{e5}ngstro\u{308}m"));
+        assert_eq!(fold("\u{130}"), "i\u{307}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folding_is_idempotent(value in "\\PC{0,12}") {
+            let folded = fold(&value);
+            proptest::prop_assert_eq!(fold(&folded), folded);
+        }
     }
 }

@@ -7,9 +7,11 @@
 
 use super::{CompValue, CompareOp, Filter};
 use crate::error::{Result, ScimError};
+use crate::names;
 use crate::path::AttrPath;
 use crate::schema::{Attribute, AttributeType, ResourceType};
 use serde_json::{Number, Value};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use time::OffsetDateTime;
@@ -261,8 +263,19 @@ fn compare_leaves(attribute: &Attribute, op: CompareOp, literal: &CompValue, val
             let Some(wanted) = literal_text(literal, &mut buffer) else {
                 return false;
             };
-            any_leaf(value, key, |leaf| leaf.as_str().is_some_and(|actual| compare_text(op, actual, wanted, attribute.case_exact)))
+            let wanted = if attribute.is_unique_name() { name_literal(op, wanted) } else { Cow::Borrowed(wanted) };
+            any_leaf(value, key, |leaf| leaf.as_str().is_some_and(|actual| compare_text(op, actual, &wanted, attribute.case_exact)))
         }
+    }
+}
+
+/// A literal compared with a unique name, in the form names are stored in (see
+/// `crate::names`): NFC always, and trimmed when compared with the whole name, so that
+/// `userName eq " Alice "` finds `Alice`. A substring may begin or end with a space.
+fn name_literal(op: CompareOp, wanted: &str) -> Cow<'_, str> {
+    match op {
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => names::nfc(wanted),
+        _ => names::comparable(wanted),
     }
 }
 

@@ -224,6 +224,15 @@ impl Attribute {
             && self.sub_attribute("primary").is_some()
             && self.sub_attribute("type").is_some_and(|t| !t.canonical_values.is_empty())
     }
+
+    /// Whether values of this attribute are names the service keeps unique: a single
+    /// string clients set whose `uniqueness` is not `none` (`userName`, a group's
+    /// `displayName`). Uniqueness means nothing unless two spellings of one name are one
+    /// value, so these values are normalised ([`crate::names`]) wherever a client sets
+    /// them and wherever a filter compares them.
+    pub fn is_unique_name(&self) -> bool {
+        self.kind == AttributeType::String && self.uniqueness != Uniqueness::None && !self.is_read_only() && !self.multi_valued
+    }
 }
 
 pub(crate) fn find_attribute(attributes: &'static [Attribute], name: &str) -> Option<&'static Attribute> {
