@@ -218,3 +218,58 @@ async fn a_token_rotated_or_deleted_under_load_stops_working_at_once() {
         assert_eq!(after.status, 401, "round {round}: a deleted integration's token still works: {after:?}");
     }
 }
+
+/// A group deleted while a 1,000-member add runs, and a user deleted while adds name it,
+/// leave no user listing a deleted group and no group listing a deleted user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deletes_racing_member_adds_leave_no_membership_behind() {
+    let s = Setup::start();
+    let mut ids = Vec::new();
+    for n in 0..1000 {
+        ids.push(s.create_user(&format!("member{n}")).await);
+    }
+    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    for trial in 0..3 {
+        let group = s.http.send("POST", &s.url("/Groups"), &s.token(), Some(json!({"displayName": format!("Doomed {trial}")}))).await;
+        let group = group.expect(201)["id"].as_str().expect("id").to_string();
+        let path = s.url(&format!("/Groups/{group}"));
+        let body = patch(json!([{"op": "add", "path": "members", "value": members}]));
+        let adding = tokio::spawn({
+            let (http, path, token) = (Arc::clone(&s.http), path.clone(), s.token());
+            async move { http.send("PATCH", &path, &token, Some(body)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20 * trial)).await;
+        let deleted = s.http.send("DELETE", &path, &s.token(), None).await;
+        assert_eq!(deleted.status, 204, "trial {trial}: {deleted:?}");
+        let added = adding.await.expect("task");
+        assert!([200, 204, 404].contains(&added.status), "trial {trial}: {added:?}");
+        for id in ids.iter().step_by(37) {
+            let user = s.http.get(&s.url(&format!("/Users/{id}?attributes=groups")), &s.token()).await;
+            let groups = user.expect(200)["groups"].as_array().cloned().unwrap_or_default();
+            assert!(groups.iter().all(|g| g["value"] != group.as_str()), "trial {trial}: {id} still lists the deleted group");
+        }
+    }
+    // A user deleted while 20 groups add it.
+    let doomed = s.create_user("doomed").await;
+    let mut groups = Vec::new();
+    for n in 0..20 {
+        let group = s.http.send("POST", &s.url("/Groups"), &s.token(), Some(json!({"displayName": format!("G{n}")}))).await;
+        groups.push(group.expect(201)["id"].as_str().expect("id").to_string());
+    }
+    let requests = groups
+        .iter()
+        .map(|group| {
+            let body = patch(json!([{"op": "add", "path": "members", "value": [{"value": ids[0]}, {"value": doomed}]}]));
+            ("PATCH", s.url(&format!("/Groups/{group}")), Some(body), None)
+        })
+        .chain(std::iter::once(("DELETE", s.url(&format!("/Users/{doomed}")), None, None)))
+        .collect();
+    for reply in s.concurrently(requests).await {
+        assert!([200, 204, 400].contains(&reply.status), "{reply:?}");
+    }
+    for group in &groups {
+        let got = s.http.get(&s.url(&format!("/Groups/{group}")), &s.token()).await;
+        let members = got.expect(200)["members"].as_array().cloned().unwrap_or_default();
+        assert!(members.iter().all(|m| m["value"] != doomed.as_str()), "{group} still lists the deleted user");
+    }
+}
