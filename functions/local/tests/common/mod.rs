@@ -131,6 +131,11 @@ impl Http {
     }
 
     pub async fn raw(&self, method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: Bytes) -> Reply {
+        self.try_raw(method, url, token, headers, body).await.expect("a response")
+    }
+
+    /// As [`Http::raw`], `None` when the server did not answer (it was killed).
+    pub async fn try_raw(&self, method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: Bytes) -> Option<Reply> {
         let mut request = http::Request::builder().method(method).uri(url);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -138,12 +143,12 @@ impl Http {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = self.client.request(request.body(Full::new(body)).expect("request")).await.expect("response");
+        let response = self.client.request(request.body(Full::new(body)).expect("request")).await.ok()?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response.into_body().collect().await.ok()?.to_bytes();
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Reply { status, headers, body }
+        Some(Reply { status, headers, body })
     }
 
     pub async fn send(&self, method: &str, url: &str, token: &str, body: Option<Value>) -> Reply {

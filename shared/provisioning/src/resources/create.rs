@@ -12,6 +12,7 @@ use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
+use crate::resources::member_batches::needs_intent;
 use crate::resources::members;
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
@@ -47,7 +48,9 @@ impl<S: ItemStore> Provisioning<S> {
         let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
         let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
         let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
+        let changes = members::add_changes(&caller.tenant, &id, &apart)?;
         let record = Record {
+            pending_members: needs_intent(changes.len()),
             id,
             type_name: descriptor.name().to_string(),
             version: 1,
@@ -87,17 +90,13 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
             transaction.extend(outbox.clone());
-            let changes = members::add_changes(tenant, &record.id, &apart)?;
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
             if let Some(plan) = &enrollment {
                 plan.annotate_log(&mut log);
             }
             transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
-            match self.commit_with_members(tenant, &record.id, transaction, changes).await? {
-                Ok(later_batches) => {
-                    let written = Record { version: 1 + later_batches, ..record };
-                    return Ok(Written { resource: written.to_scim(), version: written.version, created: true, claimed: false });
-                }
+            match self.commit_with_members(tenant, &record.id, transaction, changes.clone()).await? {
+                Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
                 Err(failed) if failed.at(unique_op) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }

@@ -70,6 +70,8 @@ fn check_member_ids<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<(
 pub(crate) struct MemberChange {
     pub(crate) member: String,
     pub(crate) added: bool,
+    /// The member as sent (an add), for a recorded intent.
+    pub(crate) value: Value,
     membership: TransactOp,
     count: TransactOp,
 }
@@ -82,6 +84,7 @@ impl MemberChange {
             count: count_op(tenant, &id, 1),
             member: id,
             added: true,
+            value: member.clone(),
             membership: TransactOp::Put { item, condition: Condition::Absent },
         })
     }
@@ -90,6 +93,7 @@ impl MemberChange {
         MemberChange {
             member: member.to_string(),
             added: false,
+            value: Value::Null,
             membership: TransactOp::Delete { key: keys::membership(tenant, group, member), condition: Condition::Present },
             count: count_op(tenant, member, -1),
         }

@@ -14,13 +14,15 @@
 //! | `validate`, `answers` | what every write checks; what every operation answers |
 //! | `read`, `list`, `plan` | GET by id; lists, and how a filter becomes store reads |
 //! | `create`, `update`, `delete` | the writes |
-//! | `members`, `member_writes` | memberships, one item per (group, member), always naming an existing member; writing them |
+//! | `members`, `member_writes`, `member_batches`, `member_intents` | memberships, one item per (group, member), always naming an existing member; writing them; large changes all or nothing |
 
 pub mod answers;
 pub mod attributes;
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod member_batches;
+pub mod member_intents;
 pub mod member_writes;
 pub mod members;
 pub mod plan;

@@ -31,7 +31,12 @@ impl<S: ItemStore> Provisioning<S> {
             return Err(not_found(descriptor, id));
         }
         let item = self.store.get(&keys::resource(&caller.tenant, id)).await?.ok_or_else(|| not_found(descriptor, id))?;
-        let record = Record::from_item(&item)?;
+        let mut record = Record::from_item(&item)?;
+        if record.pending_members {
+            // A large member change in flight, or interrupted: finish it before anyone
+            // reads or writes the group (see `member_intents`).
+            record = self.roll_forward(&caller.tenant, id).await?.ok_or_else(|| not_found(descriptor, id))?;
+        }
         let visible = match operation {
             Operation::Read => decide(caller, &record.source, Operation::Read) != Decision::Hidden,
             _ => reachable(caller, &record.source),

@@ -15,6 +15,9 @@ use crate::tenancy::ownership::Source;
 /// The attribute of a user's or group's item counting the memberships that name it.
 pub(crate) const MEMBER_OF: &str = "memberOf";
 
+/// The attribute marking a group with member changes still to apply.
+const PENDING_MEMBERS: &str = "pendingMembers";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub id: String,
@@ -30,6 +33,9 @@ pub struct Record {
     /// How many memberships name this user or group (kept with them, see `members`);
     /// `None` for a record stored before the count existed.
     pub member_of: Option<u64>,
+    /// A group whose member changes are recorded but not all applied yet (see
+    /// `member_intents`): whoever reads or writes it next applies them first.
+    pub pending_members: bool,
 }
 
 impl Record {
@@ -70,6 +76,9 @@ impl Record {
         }
         if let Some(count) = self.member_of {
             attrs.insert(MEMBER_OF.into(), count.into());
+        }
+        if self.pending_members {
+            attrs.insert(PENDING_MEMBERS.into(), true.into());
         }
         let type_name = descriptor.name();
         attrs.insert(GSI1_PK.into(), keys::listing(tenant, type_name).into());
@@ -125,6 +134,7 @@ impl Record {
             source: Source::from_stored(str_attr(&item.attrs, "source")?),
             mfa,
             member_of: item.attrs.get(MEMBER_OF).and_then(Value::as_u64),
+            pending_members: item.attrs.get(PENDING_MEMBERS).and_then(Value::as_bool) == Some(true),
             id,
         })
     }

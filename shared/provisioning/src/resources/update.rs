@@ -15,6 +15,7 @@ use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, not_found, taken, version_conflict};
 use crate::resources::attributes::{is_active, unique_value};
+use crate::resources::member_batches::needs_intent;
 use crate::resources::members::MemberChange;
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
@@ -220,6 +221,7 @@ impl<S: ItemStore> Provisioning<S> {
                 ..mfa.with_active(active)
             }),
             resource,
+            pending_members: needs_intent(member_changes.len()),
             ..record.clone()
         };
         let mut transaction = Transaction::new();
@@ -246,10 +248,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
         match self.commit_with_members(tenant, &record.id, transaction, member_changes).await? {
-            Ok(later_batches) => {
-                let written = Record { version: updated.version + later_batches, ..updated };
-                Ok(Written { resource: written.to_scim(), version: written.version, created: false, claimed: claim })
-            }
+            Ok(()) => Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim }),
             Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
                 Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
             }

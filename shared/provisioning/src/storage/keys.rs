@@ -15,6 +15,7 @@
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
 //! | uniqueness claim | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
+//! | member intent (a large member change in flight) | `T#{t}#R#{group id}` | `INTENT`, `INTENT#{chunk, 4 digits}` | |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
 //! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
@@ -166,6 +167,17 @@ pub fn log_sort(unix_nanos: i128, unique: &str) -> String {
 
 pub fn outbox(tenant: &str, user: &str) -> Key {
     Key::new(format!("T#{tenant}#OUTBOX"), user)
+}
+
+/// The intent of a group's member changes too many for one transaction (see
+/// `resources::member_intents`): its header, in the group's partition.
+pub fn member_intent(tenant: &str, group: &str) -> Key {
+    Key::new(resource_partition(tenant, group), "INTENT")
+}
+
+/// A chunk of the recorded changes of a group's member intent.
+pub fn member_intent_chunk(tenant: &str, group: &str, index: usize) -> Key {
+    Key::new(resource_partition(tenant, group), format!("INTENT#{index:04}"))
 }
 
 /// The (tenant, user id) of an outbox item's key; `None` for any other key.
