@@ -198,3 +198,32 @@ async fn a_user_deleted_while_adds_name_it_stays_a_member_of_nothing() {
         assert!(left.iter().all(|(_, member)| *member != doomed), "trial {trial}: the deleted user is still a member of {left:?}");
     }
 }
+
+#[tokio::test]
+async fn a_user_in_more_groups_than_one_transaction_holds_is_deleted_cleanly() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let user = users(&service, &entra, "busy", 1).await.remove(0);
+    let mut groups = Vec::new();
+    for n in 0..130 {
+        let body = json!({"displayName": format!("G{n}"), "members": [{"value": user}]});
+        groups.push(id_of(&service.create(&entra, &GROUPS, &body).await.expect("group").resource));
+    }
+    // A group with more members than one transaction holds, deleted too.
+    let crowd = users(&service, &entra, "crowd", 120).await;
+    let big = id_of(&service.create(&entra, &GROUPS, &json!({"displayName": "Big"})).await.expect("group").resource);
+    service.patch(&entra, &GROUPS, &big, &add(&crowd), None).await.expect("add 120");
+    assert_eq!(member_ids(&service, &entra, &big).await.len(), 120);
+    service.delete(&entra, &USERS, &user, None).await.expect("delete the busy user");
+    service.delete(&entra, &GROUPS, &big, None).await.expect("delete the big group");
+    let mut all_groups = groups.clone();
+    all_groups.push(big);
+    let mut all_users = crowd.clone();
+    all_users.push(user);
+    assert!(memberships(&service, &tenant.id, &all_groups, &all_users).await.is_empty());
+    // The crowd's counts went down with the group: each can be deleted.
+    for id in &crowd {
+        service.delete(&entra, &USERS, id, None).await.expect("delete");
+    }
+}
