@@ -25,9 +25,19 @@ pub fn eaa_credentials_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("eaa-credentials")
 }
 
-/// EAA over HTTP(S) with the credentials files of `data_dir`.
+/// EAA over HTTP(S) with the credentials files of `data_dir`, for the scheduled syncs.
 pub fn file_connector(data_dir: &Path) -> Arc<dyn EaaConnector> {
-    Arc::new(ClientConnector { credentials: FileCredentials::new(eaa_credentials_dir(data_dir)), config: ClientConfig::default() })
+    file_connector_with(data_dir, ClientConfig::default())
+}
+
+/// The same for the admin API's EAA routes: they give up on a long rate limit (429 with
+/// `Retry-After`) instead of holding the request, as in AWS.
+pub fn admin_file_connector(data_dir: &Path) -> Arc<dyn EaaConnector> {
+    file_connector_with(data_dir, ClientConfig::for_admin_requests())
+}
+
+fn file_connector_with(data_dir: &Path, config: ClientConfig) -> Arc<dyn EaaConnector> {
+    Arc::new(ClientConnector { credentials: FileCredentials::new(eaa_credentials_dir(data_dir)), config })
 }
 
 /// "Sync now": hands the tenant to the scheduler task.

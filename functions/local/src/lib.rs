@@ -37,7 +37,7 @@ use scim_http::{Ingress, MAX_BODY_BYTES, Router};
 use crate::enrollment_key::load_or_create_key;
 use crate::file_mailer::FileMailer;
 
-pub use eaa_schedule::{LocalTrigger, eaa_credentials_dir, file_connector, spawn_eaa_scheduler};
+pub use eaa_schedule::{LocalTrigger, admin_file_connector, eaa_credentials_dir, file_connector, spawn_eaa_scheduler};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use provisioning::Provisioning;
 use scim_http::{EaaAccess, Router};
 use scim_local::{
-    eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store, outbox_dir, serve, shutdown_signal,
-    spawn_eaa_scheduler, spawn_mailer,
+    admin_file_connector, eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store, outbox_dir, serve,
+    shutdown_signal, spawn_eaa_scheduler, spawn_mailer,
 };
 
 const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)] \
@@ -78,8 +78,8 @@ async fn run(args: Args) -> std::io::Result<()> {
     let config = enrollment_config(&args.data_dir, &origin)?;
     let connector = file_connector(&args.data_dir);
     let (scheduler, trigger) = spawn_eaa_scheduler(Arc::clone(&service), Arc::clone(&connector), args.eaa_sync_interval);
-    let router =
-        Router::new(Arc::clone(&service)).with_enrollment(config.clone()).with_eaa(EaaAccess { connector, trigger: Arc::new(trigger) });
+    let access = EaaAccess { connector: admin_file_connector(&args.data_dir), trigger: Arc::new(trigger) };
+    let router = Router::new(Arc::clone(&service)).with_enrollment(config.clone()).with_eaa(access);
     let credentials = ensure_credentials(&service, &args.data_dir, &origin).await?;
     let mailer = spawn_mailer(service, config, &args.data_dir);
     println!("SCIM Tenant URL:   {}", credentials.scim_base_url);

@@ -101,3 +101,31 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     let exit = server.stop("TERM");
     assert!(exit.success(), "{exit:?}");
 }
+
+/// While EAA rate limits the account, the admin API's EAA routes answer 429 with
+/// `Retry-After` at once instead of holding the request until the limit's window ends
+/// (it was 58-60 s, past API Gateway's 30 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_eaa_is_answered_with_429_not_waited_out() {
+    // EAA's own window: a minute, which a background sync waits out and a request must not.
+    let config = StandinConfig { requests_per_window: 1, window: Duration::from_secs(60), ..StandinConfig::for_tests() };
+    let (addr, _eaa) = standin::spawn(fixture(), config.clone()).await.expect("stand-in");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let http = Http::new();
+    let (key, admin) = (server.credentials.admin_key.clone(), server.admin().to_string());
+    let file = dir.path().join("eaa-credentials").join(&server.credentials.tenant_id).join("demo.json");
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+    let document = json!({"host": format!("http://{addr}"), "clientToken": config.credentials.client_token,
+        "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
+    std::fs::write(&file, document.to_string()).expect("credentials file");
+    http.send("POST", &format!("{admin}/integrations"), &key, Some(json!({"name": "EAA", "kind": "EAA"}))).await.expect(201);
+    http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "demo"}))).await.expect(200);
+
+    http.get(&format!("{admin}/eaa/directories"), &key).await.expect(200);
+    // The one request of the window is used: the next is limited for about a minute.
+    let limited = http.get(&format!("{admin}/eaa/directories"), &key).await;
+    limited.expect_error(429, None);
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    assert!(retry_after > 0, "{retry_after}");
+}

@@ -58,6 +58,15 @@ impl Default for ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// For EAA calls made while an admin request waits (listing directories and groups,
+    /// checking a selection): one page within API Gateway's 30 s, a rate limit longer than
+    /// a few seconds passed on (429 with `Retry-After`) instead of waited out.
+    pub fn for_admin_requests() -> Self {
+        ClientConfig { max_rate_wait: Duration::from_secs(5), max_retries: 1, timeout: Duration::from_secs(8), ..ClientConfig::default() }
+    }
+}
+
 /// Most `429`s waited out for one call (each already bounded by `max_rate_wait`).
 const MAX_RATE_RETRIES: u32 = 5;
 

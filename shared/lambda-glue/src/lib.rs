@@ -18,7 +18,7 @@ pub mod eaa_sync;
 pub mod stream;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use aws_adapters::lambda_invoke::{LambdaSyncTrigger, SYNC_FUNCTION_ENV};
 use aws_adapters::{DynamoDbStore, SdkConfig, SesMailer, load_sdk_config};
@@ -99,12 +99,10 @@ pub async fn serve_admin() -> Result<(), Error> {
     init_tracing();
     let aws = load_sdk_config().await;
     let store = store_from_env(&aws)?;
-    // One EAA page per request, answered within API Gateway's 30 s: a 429 longer than a
-    // few seconds is passed on (429 + Retry-After) instead of waited out.
-    let config =
-        ClientConfig { max_rate_wait: Duration::from_secs(5), max_retries: 1, timeout: Duration::from_secs(8), ..ClientConfig::default() };
-    let access =
-        EaaAccess { connector: ssm_eaa_connector(&aws, config)?, trigger: Arc::new(LambdaSyncTrigger::from_env(&aws, SYNC_FUNCTION_ENV)?) };
+    let access = EaaAccess {
+        connector: ssm_eaa_connector(&aws, ClientConfig::for_admin_requests())?,
+        trigger: Arc::new(LambdaSyncTrigger::from_env(&aws, SYNC_FUNCTION_ENV)?),
+    };
     let router = Router::new(Arc::new(Provisioning::new(store))).with_eaa(access);
     Box::pin(run(router, Events::HttpAndBootstrap)).await
 }
