@@ -27,11 +27,13 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 
 pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, body: &Bytes, rest: &[&str]) -> Outcome {
-    let caller = context.authenticate(parts).await?;
-    if caller.actor != Actor::Admin {
+    let caller = match context.authenticate(parts).await {
+        Ok(caller) if caller.actor == Actor::Admin => caller,
         // An integration token is not an admin key: the same 401 as an unknown one.
-        return Err(Failure::unauthorized());
-    }
+        Ok(_) => return Err(Failure::unauthorized_admin()),
+        Err(failure) if failure.error.status == 401 => return Err(Failure::unauthorized_admin()),
+        Err(failure) => return Err(failure),
+    };
     let admin = Admin { context, caller: &caller, parts };
     let method = &parts.method;
     match rest {
@@ -198,11 +200,13 @@ impl<S: ItemStore> Admin<'_, S> {
         let params = query_params(self.parts)?;
         let limit = match param(&params, "limit") {
             None => DEFAULT_LIMIT,
+            // Out of range is refused, not bent: `limit=0` answering one entry hid the mistake.
             Some(text) => text
                 .trim()
                 .parse::<u32>()
-                .map_err(|_| ScimError::invalid_value(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}")))?
-                .clamp(1, MAX_LIMIT),
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| ScimError::invalid_value(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}")))?,
         };
         Ok((param(&params, "cursor").filter(|c| !c.is_empty()).map(str::to_string), limit))
     }

@@ -117,6 +117,17 @@ impl Failure {
         provisioning::Error::Unauthorized.into()
     }
 
+    /// The admin API's 401: it names the credential it wants (an integration's token, an
+    /// unknown or revoked key all get this one).
+    pub(crate) fn unauthorized_admin() -> Self {
+        ScimError::new(
+            401,
+            None,
+            "the admin key is not valid: send one of the tenant's admin keys as the Bearer token (an integration's API token does not open the admin API)",
+        )
+        .into()
+    }
+
     pub(crate) fn too_large(limit: usize) -> Self {
         ScimError::new(413, None, format!("the request body is larger than {limit} bytes")).into()
     }

@@ -314,3 +314,20 @@ impl SyncTrigger for Triggers {
         Box::pin(async move { if refused { Err("not allowed".to_string()) } else { Ok(()) } })
     }
 }
+
+/// A 401 names the credential that was wrong: the admin API wants an admin key, a SCIM
+/// endpoint the integration's token.
+#[tokio::test]
+async fn a_refused_credential_is_named() {
+    let s = setup().await;
+    for token in ["adm_wrong", s.token.as_str()] {
+        let response = s.router.handle(request("GET", "/admin/v1/integrations", token, "")).await;
+        assert_eq!(response.status(), 401);
+        let detail = json(&response)["detail"].as_str().unwrap_or_default().to_string();
+        assert!(detail.contains("admin key") && !detail.contains("Secret Token"), "{detail}");
+    }
+    let path = format!("/scim/v2/{}/Users", s.integration);
+    let response = s.router.handle(request("GET", &path, "scim_wrong", "")).await;
+    assert_eq!(response.status(), 401);
+    assert!(json(&response)["detail"].as_str().is_some_and(|d| d.contains("Secret Token of the integration")));
+}
