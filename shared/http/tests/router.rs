@@ -331,3 +331,18 @@ async fn a_refused_credential_is_named() {
     assert_eq!(response.status(), 401);
     assert!(json(&response)["detail"].as_str().is_some_and(|d| d.contains("Secret Token of the integration")));
 }
+
+/// The integration list and an integration's own GET agree on every field, `lastUsed`
+/// included (the list showed `null` for an integration used a minute ago).
+#[tokio::test]
+async fn the_integration_list_and_get_agree() {
+    let s = setup().await;
+    let path = format!("/scim/v2/{}/Users", s.integration);
+    assert_eq!(s.router.handle(request("GET", &path, &s.token, "")).await.status(), 200);
+    let tenant = s.router.service().authenticate(&s.token).await.expect("token").tenant;
+    let admin = s.router.service().create_admin_key(&provisioning::Caller::admin(&tenant)).await.expect("admin key").key;
+    let listed = json(&s.router.handle(request("GET", "/admin/v1/integrations", &admin, "")).await);
+    let single = json(&s.router.handle(request("GET", &format!("/admin/v1/integrations/{}", s.integration), &admin, "")).await);
+    assert!(single["lastUsed"].is_string(), "{single}");
+    assert_eq!(listed["integrations"][0], single);
+}

@@ -158,19 +158,29 @@ impl<S: ItemStore> Provisioning<S> {
     /// One integration with its last-used time (one more read: the token item holds it).
     pub async fn integration(&self, caller: &Caller, id: &str) -> Result<Integration> {
         caller.require_admin(MANAGE)?;
-        let (mut integration, hash) = self.integration_item(caller, id).await?;
-        if let Some(token) = self.store.get(&keys::secret(&hash)).await? {
-            integration.last_used = token.attrs.get("lastUsed").and_then(Value::as_i64);
-        }
-        Ok(integration)
+        let (integration, hash) = self.integration_item(caller, id).await?;
+        self.with_last_used(integration, &hash).await
     }
 
-    /// The tenant's integrations (a tenant has few: one page).
+    /// The tenant's integrations, each as [`Provisioning::integration`] answers it (a
+    /// tenant has few: one page, and one read of each token for its last use).
     pub async fn list_integrations(&self, caller: &Caller) -> Result<Vec<Integration>> {
         caller.require_admin(MANAGE)?;
         let query = Query::partition(keys::tenant_config(&caller.tenant)).sort(SortKey::Prefix(keys::INTEGRATION_PREFIX.into()));
         let items = paging::collect(&self.store, query, usize::MAX, "integrations").await?;
-        items.iter().map(|item| Ok(parse_integration(&caller.tenant, item)?.0)).collect()
+        let mut integrations = Vec::with_capacity(items.len());
+        for item in &items {
+            let (integration, hash) = parse_integration(&caller.tenant, item)?;
+            integrations.push(self.with_last_used(integration, &hash).await?);
+        }
+        Ok(integrations)
+    }
+
+    async fn with_last_used(&self, mut integration: Integration, token_hash: &str) -> Result<Integration> {
+        if let Some(token) = self.store.get(&keys::secret(token_hash)).await? {
+            integration.last_used = token.attrs.get("lastUsed").and_then(Value::as_i64);
+        }
+        Ok(integration)
     }
 
     /// Changes the switches, conditional on the version read.
