@@ -44,7 +44,7 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         },
         ["integrations", id] => match *method {
             Method::GET => admin.integration(id).await,
-            Method::PATCH => admin.update_settings(id, body).await,
+            Method::PATCH => admin.update_integration(id, body).await,
             Method::DELETE => {
                 context.service.delete_integration(&caller, id).await?;
                 Ok(Reply::no_content())
@@ -169,8 +169,7 @@ impl<S: ItemStore> Admin<'_, S> {
 
     async fn create_integration(&self, body: &Bytes) -> Outcome {
         let body = json_body(body)?;
-        let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
-        let name = name.ok_or_else(|| ScimError::invalid_value("name is required: give the integration a non-empty \"name\""))?;
+        let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
         let kind = match body.get("kind").and_then(Value::as_str) {
             None => IntegrationKind::Scim,
             Some(kind) if kind.eq_ignore_ascii_case("SCIM") => IntegrationKind::Scim,
@@ -183,12 +182,33 @@ impl<S: ItemStore> Admin<'_, S> {
         Ok(Reply::json(StatusCode::CREATED, self.with_token(&created)).location(Some(location)))
     }
 
-    async fn update_settings(&self, id: &str, body: &Bytes) -> Outcome {
+    /// `PATCH {"name": .., "settings": {..}}`: a rename, switches changed; any other field
+    /// (unknown, or read-only like `kind`, `id`, `created`) is refused by name, never
+    /// silently ignored.
+    async fn update_integration(&self, id: &str, body: &Bytes) -> Outcome {
         let body = json_body(body)?;
-        let current = self.context.service.integration(self.caller, id).await?;
-        let settings = merge_settings(current.settings, body.get("settings"))?;
-        let updated = self.context.service.update_settings(self.caller, id, settings).await?;
-        Ok(Reply::ok(self.integration_json(&updated)))
+        let fields = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_value("the body must be a JSON object: {\"name\": .., \"settings\": {..}}"))?;
+        let refused: Vec<&str> = fields.keys().map(String::as_str).filter(|key| !["name", "settings"].contains(key)).collect();
+        if !refused.is_empty() {
+            return Err(ScimError::invalid_value(format!(
+                "cannot change {}: an integration's name and settings can be changed, nothing else",
+                refused.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ")
+            ))
+            .into());
+        }
+        let name = match body.get("name") {
+            None => None,
+            Some(Value::String(name)) => Some(name.as_str()),
+            Some(_) => return Err(ScimError::invalid_value("name must be a string").into()),
+        };
+        let settings = match body.get("settings") {
+            None => None,
+            Some(patch) => Some(merge_settings(self.context.service.integration(self.caller, id).await?.settings, Some(patch))?),
+        };
+        let updated = self.context.service.update_integration(self.caller, id, name, settings).await?;
+        Ok(Reply::ok(self.integration_json(&self.context.service.integration(self.caller, &updated.id).await?)))
     }
 
     async fn rotate_token(&self, id: &str) -> Outcome {

@@ -165,8 +165,9 @@ impl Fixture {
             let holder = dump.get(&key).unwrap_or_else(|| panic!("{} {} has no uniqueness item {key}", record.type_name, record.id));
             assert_eq!(holder.get("id").and_then(Value::as_str), Some(record.id.as_str()), "{key}");
         }
-        let uniqueness_prefix = format!("T#{t}#U#");
-        for (key, attrs) in dump.iter().filter(|(key, _)| key.pk.starts_with(&uniqueness_prefix)) {
+        // (An integration's name claim, `U#Integration#`, is not a resource's.)
+        let resource_claims = [format!("T#{t}#U#{}#", USERS.name()), format!("T#{t}#U#{}#", GROUPS.name())];
+        for (key, attrs) in dump.iter().filter(|(key, _)| resource_claims.iter().any(|prefix| key.pk.starts_with(prefix))) {
             let id = attrs.get("id").and_then(Value::as_str).unwrap_or_default();
             let record = resources.get(id).unwrap_or_else(|| panic!("orphan uniqueness item {key}"));
             let unique = record.unique_value(descriptor(record)).unwrap_or_default();

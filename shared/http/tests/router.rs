@@ -11,7 +11,7 @@ use embedded_store::EmbeddedStore;
 use item_store::{FailingStore, Fault};
 use provisioning::{BoxFuture, Caller, IntegrationKind, Provisioning, Settings, SyncTrigger};
 use scim_http::{EaaAccess, Ingress, Router};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -345,4 +345,33 @@ async fn the_integration_list_and_get_agree() {
     let single = json(&s.router.handle(request("GET", &format!("/admin/v1/integrations/{}", s.integration), &admin, "")).await);
     assert!(single["lastUsed"].is_string(), "{single}");
     assert_eq!(listed["integrations"][0], single);
+}
+
+/// Integration names are unique in a tenant (case-insensitively, 409) and renamable;
+/// a PATCH with a field that cannot change is refused by name, never ignored.
+#[tokio::test]
+async fn integration_names_are_unique_and_renamable_and_unknown_fields_refused() {
+    let s = setup().await;
+    let tenant = s.router.service().authenticate(&s.token).await.expect("token").tenant;
+    let admin = s.router.service().create_admin_key(&provisioning::Caller::admin(&tenant)).await.expect("admin key").key;
+    let create = |name: &str| request("POST", "/admin/v1/integrations", &admin, &format!("{{\"name\":\"{name}\"}}"));
+    let duplicate = s.router.handle(create(" entra ")).await;
+    assert_eq!(duplicate.status(), 409, "{}", json(&duplicate));
+    assert!(json(&duplicate)["detail"].as_str().is_some_and(|d| d.contains("already exists")));
+    let other = json(&s.router.handle(create("Okta")).await);
+    let other_id = other["id"].as_str().expect("id").to_string();
+    let path = format!("/admin/v1/integrations/{}", s.integration);
+    // Renamed: the old name is free again, the new one taken.
+    let renamed = s.router.handle(request("PATCH", &path, &admin, r#"{"name":"Entra ID"}"#)).await;
+    assert_eq!((renamed.status().as_u16(), json(&renamed)["name"].clone()), (200, json!("Entra ID")));
+    assert_eq!(s.router.handle(create("Entra")).await.status(), 201);
+    let clash = s.router.handle(request("PATCH", &format!("/admin/v1/integrations/{other_id}"), &admin, r#"{"name":"ENTRA ID"}"#)).await;
+    assert_eq!(clash.status(), 409);
+    for body in [r#"{"kind":"EAA"}"#, r#"{"nmae":"typo"}"#, r#"{"id":"x","settings":{}}"#] {
+        let refused = s.router.handle(request("PATCH", &path, &admin, body)).await;
+        assert_eq!(refused.status(), 400, "{body}");
+        assert!(json(&refused)["detail"].as_str().is_some_and(|d| d.contains("cannot change")), "{body}");
+    }
+    let unchanged = json(&s.router.handle(request("GET", &path, &admin, "")).await);
+    assert_eq!(unchanged["name"], "Entra ID");
 }

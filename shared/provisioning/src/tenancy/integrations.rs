@@ -108,14 +108,42 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 const MANAGE: &str = "manage integrations";
 
+/// The uniqueness item of an integration name (case-insensitive per tenant, like a
+/// group's displayName).
+fn name_key(tenant: &str, name: &str) -> item_store::Key {
+    keys::uniqueness(tenant, "Integration", name)
+}
+
+fn name_claim(tenant: &str, id: &str, name: &str) -> TransactOp {
+    let mut attrs = Attributes::new();
+    attrs.insert("id".into(), id.into());
+    TransactOp::Put { item: Item::new(name_key(tenant, name), attrs), condition: Condition::Absent }
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::conflict(format!(
+        "an integration named \"{name}\" already exists in this tenant (names are unique, case-insensitively): choose another name"
+    ))
+}
+
+/// A name as stored: trimmed, not empty, not too long.
+fn checked_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::invalid_value("name is required: give the integration a non-empty \"name\""));
+    }
+    // Shown in lists and logs; unbounded, it would outgrow the store's item (a 500).
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::invalid_value(format!("the integration name is longer than {MAX_NAME_CHARS} characters: shorten it")));
+    }
+    Ok(name)
+}
+
 impl<S: ItemStore> Provisioning<S> {
     /// Creates an integration and its token (one transaction). The token is returned once.
     pub async fn create_integration(&self, caller: &Caller, kind: IntegrationKind, name: &str, settings: Settings) -> Result<WithToken> {
         caller.require_admin(MANAGE)?;
-        // Shown in lists and logs; unbounded, it would outgrow the store's item (a 500).
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(Error::invalid_value(format!("the integration name is longer than {MAX_NAME_CHARS} characters: shorten it")));
-        }
+        let name = checked_name(name)?;
         let token = secrets::generate("scim_")?;
         let integration = Integration {
             id: new_id(),
@@ -132,6 +160,7 @@ impl<S: ItemStore> Provisioning<S> {
             item: Item::new(keys::integration(&caller.tenant, &integration.id), integration_attrs(&integration, &token.hash)),
             condition: Condition::Absent,
         });
+        let name_op = transaction.push(name_claim(&caller.tenant, &integration.id, name));
         transaction.push(TransactOp::Put { item: token_item(&caller.tenant, &integration.id, &token.hash), condition: Condition::Absent });
         // At most one EAA integration per tenant: its configuration item is created here,
         // conditional on absence (see `eaa::config`).
@@ -140,6 +169,7 @@ impl<S: ItemStore> Provisioning<S> {
             Err(failed) if reservation.is_some_and(|op| failed.at(op)) => {
                 return Err(Error::conflict("this tenant already has an EAA integration (one per tenant)"));
             }
+            Err(failed) if failed.at(name_op) => return Err(name_taken(name)),
             other => other?,
         }
         Ok(WithToken { integration, token: token.plaintext })
@@ -185,13 +215,44 @@ impl<S: ItemStore> Provisioning<S> {
 
     /// Changes the switches, conditional on the version read.
     pub async fn update_settings(&self, caller: &Caller, id: &str, settings: Settings) -> Result<Integration> {
+        self.update_integration(caller, id, None, Some(settings)).await
+    }
+
+    /// Renames an integration (the name stays unique in the tenant, case-insensitively)
+    /// and/or changes its switches, in one write conditional on the version read.
+    pub async fn update_integration(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: Option<&str>,
+        settings: Option<Settings>,
+    ) -> Result<Integration> {
         caller.require_admin(MANAGE)?;
         let (mut integration, hash) = self.integration_item(caller, id).await?;
         let expected = integration.version;
-        integration.settings = settings;
+        let old_name = integration.name.clone();
+        if let Some(name) = name {
+            integration.name = checked_name(name)?.to_string();
+        }
+        if let Some(settings) = settings {
+            integration.settings = settings;
+        }
         integration.version += 1;
+        let mut transaction = Transaction::new();
         let item = Item::new(keys::integration(&caller.tenant, id), integration_attrs(&integration, &hash));
-        self.store.put(item, Condition::VersionEquals(expected)).await?;
+        let version_op = transaction.push(TransactOp::Put { item, condition: Condition::VersionEquals(expected) });
+        let mut name_op = None;
+        if keys::fold(&old_name) != keys::fold(&integration.name) {
+            transaction.push(TransactOp::Delete { key: name_key(&caller.tenant, &old_name), condition: Condition::None });
+            name_op = Some(transaction.push(name_claim(&caller.tenant, id, &integration.name)));
+        }
+        match transaction.run(&self.store).await {
+            Err(failed) if name_op.is_some_and(|op| failed.at(op)) => return Err(name_taken(&integration.name)),
+            Err(failed) if failed.at(version_op) => {
+                return Err(Error::conflict("the integration was changed concurrently; read it again and retry"));
+            }
+            other => other?,
+        }
         self.grants.revoke_all();
         Ok(integration)
     }
@@ -225,6 +286,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut ops = vec![
             TransactOp::Delete { key: keys::integration(&caller.tenant, id), condition: Condition::VersionEquals(integration.version) },
             TransactOp::Delete { key: keys::secret(&hash), condition: Condition::None },
+            TransactOp::Delete { key: name_key(&caller.tenant, &integration.name), condition: Condition::None },
         ];
         if integration.kind == IntegrationKind::Eaa {
             ops.push(TransactOp::Delete { key: keys::eaa_config(&caller.tenant), condition: Condition::None });

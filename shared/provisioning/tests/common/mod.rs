@@ -31,7 +31,10 @@ pub async fn tenant(service: &Provisioning<Store>, seat_limit: Option<u64>) -> T
 
 /// An integration with these switches, and the caller its token authenticates as.
 pub async fn integration(service: &Provisioning<Store>, tenant: &Tenant, settings: Settings) -> (Caller, String) {
-    let created = service.create_integration(&tenant.admin, IntegrationKind::Scim, "Entra", settings).await.expect("integration");
+    // Names are unique per tenant: a test may create several.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!("Entra {}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let created = service.create_integration(&tenant.admin, IntegrationKind::Scim, &name, settings).await.expect("integration");
     let caller = service.authenticate(&created.token).await.expect("token works");
     (caller, created.token)
 }
