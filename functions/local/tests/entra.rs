@@ -383,6 +383,14 @@ async fn discovery_unknown_paths_and_limits() {
     let subs = emails.expect("emails")["subAttributes"].clone();
     assert!(subs.as_array().expect("subs").iter().all(|s| s["name"] != "display"));
     http.get(&format!("{base}/Schemas/urn:nope"), token).await.expect_error(404, None);
+    // externalId, which every Entra mapping maps, is advertised in both core schemas.
+    for id in [USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"] {
+        let schema = http.get(&format!("{base}/Schemas/{id}"), token).await.expect(200).clone();
+        let external_id = schema["attributes"].as_array().expect("attributes").iter().find(|a| a["name"] == "externalId").cloned();
+        let external_id = external_id.unwrap_or_else(|| panic!("{id} lists no externalId"));
+        assert_eq!((&external_id["caseExact"], &external_id["mutability"]), (&json!(true), &json!("readWrite")), "{id}");
+        assert_eq!((&external_id["returned"], &external_id["uniqueness"]), (&json!("default"), &json!("none")), "{id}");
+    }
 
     for path in ["ServiceProviderConfig", "ResourceTypes", "Schemas"] {
         let reply = http.send("POST", &format!("{base}/{path}"), token, Some(json!({}))).await;
