@@ -383,6 +383,14 @@ async fn discovery_unknown_paths_and_limits() {
     let subs = emails.expect("emails")["subAttributes"].clone();
     assert!(subs.as_array().expect("subs").iter().all(|s| s["name"] != "display"));
     http.get(&format!("{base}/Schemas/urn:nope"), token).await.expect_error(404, None);
+    // externalId, which every Entra mapping maps, is advertised in both core schemas.
+    for id in [USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"] {
+        let schema = http.get(&format!("{base}/Schemas/{id}"), token).await.expect(200).clone();
+        let external_id = schema["attributes"].as_array().expect("attributes").iter().find(|a| a["name"] == "externalId").cloned();
+        let external_id = external_id.unwrap_or_else(|| panic!("{id} lists no externalId"));
+        assert_eq!((&external_id["caseExact"], &external_id["mutability"]), (&json!(true), &json!("readWrite")), "{id}");
+        assert_eq!((&external_id["returned"], &external_id["uniqueness"]), (&json!("default"), &json!("none")), "{id}");
+    }
 
     for path in ["ServiceProviderConfig", "ResourceTypes", "Schemas"] {
         let reply = http.send("POST", &format!("{base}/{path}"), token, Some(json!({}))).await;
@@ -508,4 +516,55 @@ async fn restart_keeps_credentials_and_data() {
     let found = http.get(&format!("{}/Users/{id}", second.scim()), &credentials.scim_token).await;
     assert_eq!(found.expect(200)["userName"], "kept@contoso.com");
     assert!(second.stop("TERM").success());
+}
+
+/// Two values of one `type` (issue 13, item 1): RFC 7643 limits `primary` to one value,
+/// not `type`. Created, read, found by either address, and patched in both dialects.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_work_emails_are_accepted_found_and_patched() {
+    let (_dir, server) = start();
+    let http = Http::new();
+    let token = &server.credentials.scim_token;
+    let emails = json!([{"type":"work","value":"anna33@gmail.com","primary":true},{"type":"work","value":"anna33@example.com"}]);
+    let mut body = entra_user("anna33", "ext-anna33");
+    body["emails"] = emails.clone();
+    let created = http.send("POST", &format!("{}/Users", server.scim()), token, Some(body)).await;
+    let created = created.expect(201).clone();
+    assert_eq!(created["emails"], emails);
+    let location = format!("{}/Users/{}", server.scim(), created["id"].as_str().expect("id"));
+    assert_eq!(http.get(&location, token).await.expect(200)["emails"], emails);
+
+    let find = |filter: String| {
+        let url = format!("{}/Users?filter={}", server.scim(), encode(&filter));
+        let http = &http;
+        async move { http.get(&url, token).await.expect(200).clone() }
+    };
+    for filter in [
+        "emails[type eq \"work\"].value eq \"anna33@gmail.com\"".to_string(),
+        "emails.value eq \"anna33@gmail.com\"".to_string(),
+        "emails.value eq \"anna33@example.com\"".to_string(),
+    ] {
+        let found = find(filter.clone()).await;
+        assert_eq!(found["totalResults"], 1, "{filter}");
+        assert_eq!(found["Resources"][0]["id"], created["id"], "{filter}");
+    }
+
+    // Default dialect: a filtered replace sets every work email; they become one value.
+    let replace = patch(json!([{"op":"Replace","path":"emails[type eq \"work\"].value","value":"anna@contoso.com"}]));
+    let patched = http.send("PATCH", &location, token, Some(replace)).await.expect(200).clone();
+    assert_eq!(patched["emails"], json!([{"type":"work","value":"anna@contoso.com","primary":true}]));
+    // aadOptscim062020: a path-less replace brings two work emails back, a filtered
+    // remove takes every match.
+    let both = patch(json!([{"op":"replace","value":{"emails": emails}}]));
+    let patched = http.send("PATCH", &format!("{location}?aadOptscim062020"), token, Some(both)).await.expect(200).clone();
+    assert_eq!(patched["emails"], emails);
+    let found = find("emails.value eq \"anna33@example.com\"".to_string()).await;
+    assert_eq!(found["totalResults"], 1);
+    let remove = patch(json!([{"op":"remove","path":"emails[type eq \"work\"]"}]));
+    let patched = http.send("PATCH", &format!("{location}?aadOptscim062020"), token, Some(remove)).await.expect(200).clone();
+    assert!(patched.get("emails").is_none(), "{patched}");
+    // Two primaries are still refused, with a detail that says so.
+    let two_primaries = json!([{"type":"work","value":"a@x.com","primary":true},{"type":"home","value":"b@x.com","primary":true}]);
+    let reply = http.send("PATCH", &location, token, Some(patch(json!([{"op":"Replace","path":"emails","value":two_primaries}])))).await;
+    reply.expect_error(400, Some("invalidValue"));
 }

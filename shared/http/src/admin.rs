@@ -324,7 +324,7 @@ impl<S: ItemStore> Admin<'_, S> {
             return Err(provisioning::Error::Retryable {
                 throttled: false,
                 retry_after: std::time::Duration::from_secs(30),
-                detail: format!("the sync could not be started ({error}); retry, or wait for the next scheduled sync"),
+                detail: "the sync could not be started; retry after the delay, or wait for the next scheduled sync".into(),
             }
             .into());
         }

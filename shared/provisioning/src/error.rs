@@ -88,11 +88,16 @@ impl From<StoreError> for Error {
             StoreError::Throttled { retry_after } => {
                 Error::Retryable { throttled: true, retry_after, detail: "the directory store is busy; retry after the delay".into() }
             }
-            StoreError::Unavailable(detail) => Error::Retryable {
-                throttled: false,
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                detail: format!("the directory store is unavailable ({detail}); retry after the delay"),
-            },
+            StoreError::Unavailable(detail) => {
+                // The adapter's detail (an SDK's dispatch failure, an OS error, an endpoint)
+                // is the operator's, for the log; the client learns what to do.
+                tracing::warn!(store_detail = %detail, "the directory store is unavailable");
+                Error::Retryable {
+                    throttled: false,
+                    retry_after: UNAVAILABLE_RETRY_AFTER,
+                    detail: "the service is unavailable: its directory store cannot be reached right now; retry after the delay".into(),
+                }
+            }
             StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => {
                 Error::Scim(ScimError::new(409, None, "the resource was changed concurrently; read it again and retry"))
             }

@@ -1,15 +1,17 @@
 //! The discovery documents (RFC 7644 section 4, RFC 7643 sections 5 to 7), generated
 //! from the schema data so that they cannot drift from what the service enforces.
 //!
-//! Attributes marked unadvertised (`password`, `emails.display`) are left out, and so
-//! are the common attributes (`id`, `externalId`, `meta`), which RFC 7643 keeps out
-//! of every schema's attribute list.
+//! Attributes marked unadvertised (`password`, `emails.display`) are left out. Of the
+//! common attributes (RFC 7643 section 3.1), the ones a client sets (`externalId`) are
+//! listed in the core schema of every resource type: Microsoft's SCIM validator checks
+//! that every attribute of the tenant's mapping appears in `/Schemas`, and every Entra
+//! mapping maps `externalId`. `id` and `meta`, which only the service sets, stay out.
 
 use serde_json::{Map, Value, json};
 
 use crate::cursor::CURSOR_TIMEOUT_SECS;
 use crate::list::ListResponse;
-use crate::schema::{ALL_RESOURCE_TYPES, ALL_SCHEMAS, Attribute, AttributeType, ResourceType, Schema};
+use crate::schema::{ALL_RESOURCE_TYPES, ALL_SCHEMAS, Attribute, AttributeType, COMMON_ATTRIBUTES, ResourceType, Schema};
 
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -95,12 +97,20 @@ fn schema_json(base_url: &str, schema: &Schema) -> Value {
         "id": schema.id,
         "name": schema.name,
         "description": schema.description,
-        "attributes": attributes_json(schema.attributes),
+        "attributes": schema_attributes_json(schema),
         "meta": {
             "resourceType": "Schema",
             "location": format!("{}/Schemas/{}", trim(base_url), schema.id),
         },
     })
+}
+
+/// A schema's attributes; a resource type's core schema lists first the common
+/// attributes clients set, with the characteristics the service applies to them.
+fn schema_attributes_json(schema: &Schema) -> Vec<Value> {
+    let is_core = ALL_RESOURCE_TYPES.iter().any(|resource_type| resource_type.schema.id == schema.id);
+    let common = COMMON_ATTRIBUTES.iter().filter(|attribute| is_core && attribute.advertised && !attribute.is_read_only());
+    common.map(attribute_json).chain(attributes_json(schema.attributes)).collect()
 }
 
 fn attributes_json(attributes: &[Attribute]) -> Vec<Value> {

@@ -480,8 +480,13 @@ fn change_multi_valued(
                 touched = (0..new.len()).collect();
                 elements = new;
             } else {
+                let types_given: Vec<Option<String>> = new.iter().map(|e| element_type(e).map(str::to_lowercase)).collect();
                 for element in new {
-                    touched.push(add_element(attribute, &mut elements, element));
+                    // A value whose type this add gives once may update the one value of
+                    // that type; several of one type are all added (`add_element`).
+                    let once = element_type(&element)
+                        .is_some_and(|kind| types_given.iter().flatten().filter(|t| **t == kind.to_lowercase()).count() == 1);
+                    touched.push(add_element(attribute, &mut elements, element, once));
                 }
             }
         }
@@ -514,6 +519,7 @@ fn change_multi_valued(
                 elements.push(Value::Object(element));
                 touched.push(elements.len() - 1);
             } else {
+                let several = matched.len() > 1;
                 for index in matched {
                     if let Value::Object(fields) = &mut elements[index] {
                         match (&new_part, sub) {
@@ -526,6 +532,15 @@ fn change_multi_valued(
                     }
                     touched.push(index);
                 }
+                if several {
+                    collapse_same(&mut elements, &touched);
+                    let primaries = touched.iter().filter(|&&i| elements[i].get("primary") == Some(&Value::Bool(true))).count();
+                    if primaries > 1 {
+                        return Err(ScimError::invalid_value(format!(
+                            "{label}: the filter matches {primaries} values and would make each primary; at most one may be, so narrow the filter to one value (for example add `and value eq \"...\"`)"
+                        )));
+                    }
+                }
             }
         }
     }
@@ -533,27 +548,62 @@ fn change_multi_valued(
     Ok(without_vacant(elements))
 }
 
-/// Adds one element to a multi-valued attribute: an identical one is not added
-/// twice, and where each `type` may appear once, a value of an existing type updates
-/// that value instead of making a second one. Returns the element's index.
-fn add_element(attribute: &Attribute, elements: &mut Vec<Value>, element: Value) -> usize {
+/// Adds one element to a multi-valued attribute: an identical one is not added twice.
+/// Where values carry a canonical `type` (emails, phoneNumbers, ...), a value of a type
+/// exactly one existing value has, given once in this add (`type_given_once`), updates
+/// that value instead of making a second one: a client that re-sends "the work email"
+/// changes it. Otherwise the value is added, so a type may repeat (RFC 7643 limits only
+/// `primary` to one value). Returns the element's index.
+fn add_element(attribute: &Attribute, elements: &mut Vec<Value>, element: Value, type_given_once: bool) -> usize {
     if let Some(index) = elements.iter().position(|e| *e == element) {
         return index;
     }
-    if attribute.has_unique_types() {
-        let kind = element.get("type").and_then(Value::as_str);
-        let same_type = kind.and_then(|kind| {
-            elements.iter().position(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)))
-        });
-        if let (Some(index), Value::Object(new)) = (same_type, &element)
-            && let Value::Object(existing) = &mut elements[index]
+    if type_given_once && attribute.has_canonical_types() {
+        let kind = element_type(&element);
+        let same_type: Vec<usize> = (0..elements.len())
+            .filter(|&i| element_type(&elements[i]).zip(kind).is_some_and(|(t, kind)| t.eq_ignore_ascii_case(kind)))
+            .collect();
+        if let ([index], Value::Object(new)) = (same_type.as_slice(), &element)
+            && let Value::Object(existing) = &mut elements[*index]
         {
             existing.extend(new.clone());
-            return index;
+            return *index;
         }
     }
     elements.push(element);
     elements.len() - 1
+}
+
+fn element_type(element: &Value) -> Option<&str> {
+    element.get("type").and_then(Value::as_str)
+}
+
+/// After a filtered add or replace set several values (`emails[type eq "work"].value`
+/// on a user with two work emails sets both, RFC 7644 3.5.2.3), values that became the
+/// same apart from `primary` are one value: the first is kept, primary if any of them
+/// was, and the others become vacant (dropped by [`without_vacant`]).
+fn collapse_same(elements: &mut [Value], touched: &[usize]) {
+    let without_primary = |e: &Value| {
+        let mut e = e.clone();
+        if let Value::Object(fields) = &mut e {
+            fields.remove("primary");
+        }
+        e
+    };
+    for (n, &later) in touched.iter().enumerate() {
+        let Some(&earlier) = touched[..n]
+            .iter()
+            .find(|&&i| elements[i] != Value::Null && without_primary(&elements[i]) == without_primary(&elements[later]))
+        else {
+            continue;
+        };
+        if elements[later].get("primary") == Some(&Value::Bool(true))
+            && let Value::Object(fields) = &mut elements[earlier]
+        {
+            fields.insert("primary".to_string(), Value::Bool(true));
+        }
+        elements[later] = Value::Null;
+    }
 }
 
 /// When an operation makes a value primary, the values it did not touch stop being

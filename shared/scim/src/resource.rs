@@ -161,8 +161,9 @@ pub fn set_schemas(resource_type: &ResourceType, resource: &mut Value) {
 }
 
 /// Rules a stored resource always satisfies: required attributes present, at most one
-/// `primary` per multi-valued attribute, each canonical `type` at most once, and
-/// every value of an attribute stored apart (a group's members) identifies its target.
+/// `primary` per multi-valued attribute (RFC 7643 2.4), and every value of an attribute
+/// stored apart (a group's members) identifies its target. A `type` may repeat (two
+/// `work` emails): RFC 7643 limits only `primary` to one value.
 pub fn check_invariants(resource_type: &ResourceType, resource: &Value) -> Result<()> {
     for at in resource_type.all_attributes() {
         let attribute = at.attribute;
@@ -182,18 +183,6 @@ pub fn check_invariants(resource_type: &ResourceType, resource: &Value) -> Resul
                 "{} has {primaries} values marked primary; at most one may be",
                 at.qualified_name()
             )));
-        }
-        if attribute.has_unique_types() {
-            let mut seen: Vec<&str> = Vec::new();
-            for kind in elements.iter().filter_map(|e| e.get("type").and_then(Value::as_str)) {
-                if seen.iter().any(|s| s.eq_ignore_ascii_case(kind)) {
-                    return Err(ScimError::invalid_value(format!(
-                        "{} has more than one value of type \"{kind}\"; each type may appear once",
-                        at.qualified_name()
-                    )));
-                }
-                seen.push(kind);
-            }
         }
         if resource_type.is_stored_apart(attribute)
             && let Some(index) = elements.iter().position(|e| e.get("value").and_then(Value::as_str).is_none())
@@ -251,10 +240,6 @@ mod tests {
         let cases = [
             (json!({"displayName": "x"}), "userName is required"),
             (json!({"userName": ""}), "userName is required"),
-            (
-                json!({"userName": "a", "emails": [{"value": "a", "type": "work"}, {"value": "b", "type": "WORK"}]}),
-                "more than one value of type",
-            ),
             (
                 json!({"userName": "a", "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "true"}]}),
                 "2 values marked primary",

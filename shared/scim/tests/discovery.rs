@@ -52,13 +52,50 @@ fn schemas_hide_password_and_email_display_but_show_manager() {
 }
 
 #[test]
-fn common_attributes_are_not_listed() {
+fn only_the_service_set_common_attributes_are_not_listed() {
     let document = schemas_document(BASE);
     for schema in document["Resources"].as_array().unwrap() {
-        for name in ["id", "externalId", "meta"] {
+        for name in ["id", "meta"] {
             assert!(schema["attributes"].as_array().unwrap().iter().all(|a| a["name"] != name), "{name}");
         }
     }
+}
+
+/// Microsoft's validator checks that every mapped attribute appears in `/Schemas`, and
+/// every Entra mapping maps externalId: it is listed in the User and the Group schema,
+/// with the characteristics the service applies (compared case-exact in filters and in
+/// its index, set by the client, returned by default, not unique), and not in the
+/// Enterprise extension, which is no resource type's core schema.
+#[test]
+fn external_id_is_listed_in_the_user_and_group_schemas() {
+    let expected = json!({
+        "name": "externalId",
+        "type": "string",
+        "multiValued": false,
+        "description": "Identifier for the resource as defined by the provisioning client.",
+        "required": false,
+        "caseExact": true,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none"
+    });
+    for id in ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:core:2.0:Group"] {
+        let by_id = schema_document(BASE, id).unwrap();
+        assert_eq!(attribute(&by_id, "externalId"), &expected, "{id}");
+        let listed = schemas_document(BASE);
+        let schema = listed["Resources"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap();
+        assert_eq!(attribute(schema, "externalId"), &expected, "{id} in /Schemas");
+    }
+    let enterprise = schema_document(BASE, ENTERPRISE).unwrap();
+    assert!(enterprise["attributes"].as_array().unwrap().iter().all(|a| a["name"] != "externalId"));
+
+    // What the document says is what the service does: case-exact in filters, and
+    // settable by a client on create.
+    let user = scim::resource::prepare_create(&scim::schema::USER_RESOURCE, &json!({"userName": "a", "externalId": "Ext-1"})).unwrap();
+    assert_eq!(user["externalId"], "Ext-1");
+    let matches = |text: &str| scim::filter::parse(text).unwrap().matches(&scim::schema::USER_RESOURCE, &user);
+    assert!(matches("externalId eq \"Ext-1\""));
+    assert!(!matches("externalId eq \"ext-1\""), "caseExact: true");
 }
 
 #[test]

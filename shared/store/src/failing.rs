@@ -8,8 +8,13 @@ use crate::{Condition, Item, ItemStore, Key, Page, Query, StoreError, TransactOp
 /// The error a [`FailingStore`] answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    Throttled { retry_after: Duration },
+    Throttled {
+        retry_after: Duration,
+    },
     Unavailable,
+    /// Unavailable with this detail, as an adapter would report it (an SDK's or the OS's
+    /// message), for tests that the detail reaches the log and not the client.
+    UnavailableBecause(&'static str),
 }
 
 impl Fault {
@@ -17,6 +22,7 @@ impl Fault {
         match self {
             Fault::Throttled { retry_after } => StoreError::Throttled { retry_after },
             Fault::Unavailable => StoreError::Unavailable("injected fault".into()),
+            Fault::UnavailableBecause(detail) => StoreError::Unavailable(detail.into()),
         }
     }
 }

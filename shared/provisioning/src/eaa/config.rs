@@ -120,7 +120,13 @@ fn eaa_error(error: EaaError) -> Error {
             Error::Retryable { throttled: true, retry_after, detail: "EAA is rate limiting this account; retry after the delay".into() }
         }
         EaaError::Unavailable(detail) => {
-            Error::Retryable { throttled: false, retry_after: std::time::Duration::from_secs(5), detail: format!("EAA: {detail}") }
+            // Hosts, paths and network errors are for the log.
+            tracing::warn!(eaa_detail = %detail, "EAA is unavailable");
+            Error::Retryable {
+                throttled: false,
+                retry_after: std::time::Duration::from_secs(5),
+                detail: "EAA cannot be reached right now (network error, timeout or an EAA server error); retry after the delay".into(),
+            }
         }
         other => Error::Scim(scim::ScimError::new(502, None, other.to_string())),
     }

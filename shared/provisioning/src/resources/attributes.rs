@@ -9,18 +9,24 @@ pub fn unique_value<'a>(descriptor: &TypeDescriptor, resource: &'a Value) -> Opt
     resource.get(descriptor.unique).and_then(Value::as_str)
 }
 
-/// The email indexed for lookups: the one typed `work` (Entra's matching email is
-/// `emails[type eq "work"].value`; types are unique within a resource, so there is at
-/// most one).
+/// The email indexed for lookups (gsi3, one key per item): Entra's matching email is
+/// `emails[type eq "work"].value`. A user may have several work emails (RFC 7643 does
+/// not make `type` unique); the one indexed is chosen deterministically: the work email
+/// marked primary, else the first work email. A lookup by another work email of such a
+/// user is not answered by the index (docs/ENTRA.md §4); `emails.value eq` walks and
+/// finds it.
 pub fn work_email(resource: &Value) -> Option<&str> {
-    resource
+    fn value(e: &Value) -> Option<&str> {
+        e.get("value").and_then(Value::as_str).filter(|v| !v.is_empty())
+    }
+    let work: Vec<&Value> = resource
         .get("emails")?
         .as_array()?
         .iter()
-        .find(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")))?
-        .get("value")?
-        .as_str()
-        .filter(|v| !v.is_empty())
+        .filter(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")))
+        .filter(|e| value(e).is_some())
+        .collect();
+    work.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or(work.first()).and_then(|e| value(e))
 }
 
 /// Whether a resource is active (`active` absent counts as active).

@@ -215,11 +215,12 @@ impl Attribute {
         self.mutability == Mutability::ReadOnly
     }
 
-    /// Multi-valued attributes whose elements are told apart by a canonical `type`
-    /// and may carry `primary` (emails, phoneNumbers, ims, photos, addresses): each
-    /// `type` may appear once. `members`, `groups`, `roles` and `entitlements` repeat
-    /// types legitimately, and have no canonical types or no `primary`.
-    pub fn has_unique_types(&self) -> bool {
+    /// Multi-valued attributes whose elements carry a canonical `type` and may carry
+    /// `primary` (emails, phoneNumbers, ims, photos, addresses). A type may repeat in
+    /// them (two `work` emails); what the `type` changes is how an `add` of one value
+    /// of an existing type is read (`crate::patch`). `members`, `groups`, `roles` and
+    /// `entitlements` have no canonical types or no `primary`.
+    pub fn has_canonical_types(&self) -> bool {
         self.multi_valued
             && self.sub_attribute("primary").is_some()
             && self.sub_attribute("type").is_some_and(|t| !t.canonical_values.is_empty())

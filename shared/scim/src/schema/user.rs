@@ -2,8 +2,11 @@
 
 use super::{Attribute as A, Mutability::*, Returned, Schema, Uniqueness};
 
-/// `id`, `externalId` and `meta`: part of every resource, not of any schema's
-/// attribute list in `/Schemas`.
+/// `id`, `externalId` and `meta`: part of every resource. `/Schemas` lists
+/// `externalId` in each resource type's core schema (`crate::discovery`); `id` and
+/// `meta` are the service's and listed nowhere. `externalId` is compared case-exact
+/// (filters, the externalId index), readWrite, returned by default, and not unique:
+/// two resources may carry one client's identifier (RFC 7643 section 3.1).
 pub static COMMON_ATTRIBUTES: [A; 3] = [
     A::string("id")
         .describe("Unique identifier for the SCIM resource as defined by the service provider.")
