@@ -12,6 +12,7 @@ use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
+use crate::resources::counts::count_change;
 use crate::resources::members;
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
@@ -86,6 +87,7 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
             transaction.extend(outbox.clone());
+            transaction.push(count_change(tenant, descriptor, 1));
             let member_ops = members::add_ops(tenant, &record.id, &apart)?;
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
             if let Some(plan) = &enrollment {

@@ -7,6 +7,7 @@ use scim::etag::check_if_match;
 use crate::error::{Error, Result};
 use crate::log::LogOperation;
 use crate::resources::answers::{not_found, version_conflict};
+use crate::resources::counts::count_change;
 use crate::resources::types::TypeDescriptor;
 use crate::service::Provisioning;
 use crate::storage::keys;
@@ -16,8 +17,9 @@ use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
 use crate::tenancy::seats::COUNTER;
 
 /// The most operations a delete's transaction holds besides the children it removes: the
-/// resource, its uniqueness item, the outbox item and the seat counter (users), the log.
-const MAX_DELETE_FIXED_OPS: usize = 5;
+/// resource, its uniqueness item, the outbox item and the seat counter (users), the log,
+/// the count.
+const MAX_DELETE_FIXED_OPS: usize = 6;
 
 impl<S: ItemStore> Provisioning<S> {
     /// DELETE: the resource with its devices and memberships (paged), its uniqueness item
@@ -67,6 +69,7 @@ impl<S: ItemStore> Provisioning<S> {
             }
             let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
             transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
+            transaction.push(count_change(tenant, descriptor, -1));
             transaction.extend(children.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: Condition::None }));
             match transaction.run(&self.store).await {
                 Ok(()) => return Ok(()),

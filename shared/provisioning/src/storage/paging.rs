@@ -42,17 +42,6 @@ pub(crate) async fn collect<S: ItemStore>(store: &S, query: Query, cap: usize, w
     Ok(items)
 }
 
-/// How many items a query returns, counted page by page (O(items); admin actions only).
-pub(crate) async fn count<S: ItemStore>(store: &S, query: Query) -> Result<u64> {
-    let mut count = 0u64;
-    for_each_page(store, &query, |page| {
-        count += page.len() as u64;
-        Ok(true)
-    })
-    .await?;
-    Ok(count)
-}
-
 /// Deletes every item a query returns, a page (one transaction) at a time. Pages follow
 /// the cursor rather than re-reading the first page: an index read on DynamoDB may still
 /// return items just deleted. (Its own loop: the page's delete is awaited inside it, and
