@@ -22,6 +22,8 @@
 //! lifecycle (written by `create` and `delete`, per resource type, read by `list`); the
 //! seat limit is one policy that reads it.
 
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use item_store::{Attributes, Condition, Cursor, GSI1, Item, ItemStore, Query, SortKey, StoreError, TransactOp};
@@ -104,8 +106,26 @@ fn malformed(item: &Item) -> Error {
 }
 
 impl<S: ItemStore> Provisioning<S> {
-    /// How many resources of the type the tenant has: one query; an older tenant's first
-    /// count to the end in this call (admin actions, which may take O(tenant)).
+    /// How many resources of the type the tenant has: one query. An older tenant's first
+    /// count advances by at most `Limits::max_examined` items per call and answers 503
+    /// with `Retry-After` until it is complete.
+    pub(crate) async fn resource_count(&self, tenant: &str, descriptor: &TypeDescriptor) -> Result<u64> {
+        match self.count_within(tenant, descriptor, self.limits.max_examined).await? {
+            Counted::Complete(count) => Ok(count),
+            Counted::Partial(counted) => Err(Error::Retryable {
+                throttled: false,
+                retry_after: Duration::from_secs(1),
+                detail: format!(
+                    "this tenant's {} were created before counts were kept and are being counted for the first time \
+                     ({counted} so far): retry after the delay, or use cursor pagination (cursor=), which needs no count",
+                    descriptor.plural()
+                ),
+            }),
+        }
+    }
+
+    /// [`Provisioning::resource_count`], counting an older tenant to the end in one call
+    /// (admin actions, which may take O(tenant)).
     pub(crate) async fn resource_count_to_the_end(&self, tenant: &str, descriptor: &TypeDescriptor) -> Result<u64> {
         match self.count_within(tenant, descriptor, usize::MAX).await? {
             Counted::Complete(count) | Counted::Partial(count) => Ok(count),

@@ -13,12 +13,13 @@
 //! | `record`, `attributes` | a stored resource and its item form; values read from a resource |
 //! | `validate`, `answers` | what every write checks; what every operation answers |
 //! | `read`, `list`, `plan` | GET by id; lists, and how a filter becomes store reads |
-//! | `counts` | the maintained count of each type |
+//! | `counts`, `bookmarks` | the maintained count of each type; where the next index page starts |
 //! | `create`, `update`, `delete` | the writes |
 //! | `members` | memberships, one item per (group, member) |
 
 pub mod answers;
 pub mod attributes;
+pub mod bookmarks;
 pub mod counts;
 pub mod create;
 pub mod delete;

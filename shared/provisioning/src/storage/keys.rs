@@ -13,6 +13,7 @@
 //! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
 //! | seat counter | `T#{t}` | `SEATS` | |
 //! | resource count: 16 shards, the base, a first count in progress | `T#{t}` | `COUNT#{Type}#{00..15}`, `COUNT#{Type}#base`, `COUNT#{Type}#recount` | |
+//! | list bookmark (where the next index page starts) | `T#{t}#BOOKMARK` | `{Type}#{asc or desc}#{startIndex, 20 digits}` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{lowercased userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{lowercased work email}` / `{id}` |
 //! | uniqueness claim | `T#{t}#U#{Type}#{lowercased unique value}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
@@ -35,6 +36,8 @@
 //! - Devices live in their user's partition, so deleting a user pages through one prefix.
 //! - A type's count items share one prefix of the config partition: one query of
 //!   `COUNT#{Type}#` reads the shards, the base and any first count in progress together.
+//! - Bookmarks have a partition of their own, away from the config partition that every
+//!   create and delete writes to; they carry `expiresAt` for the table's TTL.
 
 use item_store::Key;
 
@@ -126,6 +129,12 @@ pub fn count_recount(tenant: &str, type_name: &str) -> Key {
 
 pub const COUNT_BASE: &str = "base";
 pub const COUNT_RECOUNT: &str = "recount";
+
+/// The store position where index page `start_index` of a type's listing (walked in
+/// `order`, `asc` or `desc`) begins.
+pub fn bookmark(tenant: &str, type_name: &str, order: &str, start_index: usize) -> Key {
+    Key::new(format!("T#{tenant}#BOOKMARK"), format!("{type_name}#{order}#{start_index:020}"))
+}
 
 /// The partition holding a resource and its children (memberships, devices).
 pub fn resource_partition(tenant: &str, id: &str) -> String {
@@ -229,6 +238,7 @@ mod tests {
             seats("t1"),
             count_shard("t1", "User", 3),
             count_base("t1", "User"),
+            bookmark("t1", "User", "asc", 101),
         ] {
             assert!(key.pk.starts_with("T#t1"), "{key}");
         }

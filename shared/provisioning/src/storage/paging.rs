@@ -42,6 +42,30 @@ pub(crate) async fn collect<S: ItemStore>(store: &S, query: Query, cap: usize, w
     Ok(items)
 }
 
+/// Calls `each` with the items of a query in order, one store page in memory at a time,
+/// examining at most `cap` of them: `Ok(true)` when the query ended within them,
+/// `Ok(false)` when there are more (which are not read).
+pub(crate) async fn examine<S: ItemStore>(store: &S, query: &Query, cap: usize, mut each: impl FnMut(&Item) -> Result<()>) -> Result<bool> {
+    let mut examined = 0usize;
+    let mut cursor = None;
+    loop {
+        // One more than the room left: finding it is how the walk knows there are more.
+        let room = u32::try_from(cap.saturating_sub(examined).saturating_add(1)).unwrap_or(u32::MAX);
+        let page = store.query(&query.clone().limit(room).after(cursor.take())).await?;
+        for item in &page.items {
+            examined += 1;
+            if examined > cap {
+                return Ok(false);
+            }
+            each(item)?;
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(true),
+        }
+    }
+}
+
 /// Deletes every item a query returns, a page (one transaction) at a time. Pages follow
 /// the cursor rather than re-reading the first page: an index read on DynamoDB may still
 /// return items just deleted. (Its own loop: the page's delete is awaited inside it, and
