@@ -489,3 +489,76 @@ async fn a_tenant_older_than_counts_is_counted_once_then_kept() {
     }
     assert_eq!(total(service.clone(), small.admin.clone()).await, Some(4));
 }
+
+/// A store whose queries take a while, and which tracks how many queries that continue a
+/// walk (with a cursor) are in flight at once.
+struct Slow<S> {
+    inner: S,
+    continuing: std::sync::atomic::AtomicUsize,
+    most_continuing: std::sync::atomic::AtomicUsize,
+}
+
+impl<S: ItemStore> ItemStore for Slow<S> {
+    fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send {
+        self.inner.get(key)
+    }
+    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.put(item, condition)
+    }
+    fn delete(&self, key: &Key, condition: Condition) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.delete(key, condition)
+    }
+    fn transact(&self, ops: Vec<TransactOp>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.transact(ops)
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let continuing = query.cursor.is_some() && query.index.is_some();
+        if continuing {
+            let now = self.continuing.fetch_add(1, SeqCst) + 1;
+            self.most_continuing.fetch_max(now, SeqCst);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let page = self.inner.query(query).await;
+        if continuing {
+            self.continuing.fetch_sub(1, SeqCst);
+        }
+        page
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn walks_past_their_first_page_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Slow { inner: EmbeddedStore::open(dir.path().join("items.redb")).unwrap(), continuing: 0.into(), most_continuing: 0.into() };
+    let service = Arc::new(Provisioning::new(store));
+    let tenant = service.create_tenant("Contoso", None).await.unwrap();
+    let admin = provisioning::Caller::admin(&tenant.tenant);
+    let creates: Vec<_> = (0..8)
+        .map(|worker| {
+            let (service, admin) = (service.clone(), admin.clone());
+            tokio::spawn(async move {
+                for n in (worker..1200).step_by(8) {
+                    service.create(&admin, &USERS, &serde_json::json!({"userName": format!("w{n:04}")})).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for create in creates {
+        create.await.unwrap();
+    }
+    // Four filters without an index term at once, each three store pages of the listing.
+    let walks: Vec<_> = (0..4)
+        .map(|_| {
+            let (service, admin) = (service.clone(), admin.clone());
+            tokio::spawn(async move { service.list(&admin, &USERS, &filter("userName ew \"7\"")).await })
+        })
+        .collect();
+    for walk in walks {
+        assert_eq!(walk.await.unwrap().unwrap().total_results, Some(120));
+    }
+    assert_eq!(service.store().most_continuing.load(std::sync::atomic::Ordering::SeqCst), 1, "one walk at a time past its first page");
+    // Lookups end within their first page and take no turn.
+    assert_eq!(service.list(&admin, &USERS, &filter("userName eq \"w0007\"")).await.unwrap().total_results, Some(1));
+}

@@ -167,23 +167,16 @@ impl<S: ItemStore> Provisioning<S> {
     /// `budget` items, and records the base at the end or the position before it.
     async fn first_count(&self, tenant: &str, descriptor: &TypeDescriptor, found: CountItems, budget: usize) -> Result<Counted> {
         let listing = Query::index(GSI1, keys::listing(tenant, descriptor.name()));
-        let (mut position, mut counted, version) = match found.recount {
+        let (position, mut counted, version) = match found.recount {
             Some(recount) => (Some(recount.position), recount.counted, recount.version),
             None => (None, 0, 0),
         };
-        let budget = budget.max(1);
-        let mut this_call = 0usize;
-        let stopped_at = loop {
-            let limit = u32::try_from(budget - this_call).unwrap_or(u32::MAX);
-            let page = self.store.query(&listing.clone().limit(limit).after(position.take())).await?;
-            this_call += page.items.len();
-            counted += page.items.len() as u64;
-            match page.cursor {
-                None => break None,
-                Some(next) if this_call >= budget => break Some(next),
-                Some(next) => position = Some(next),
-            }
-        };
+        let from = listing.after(position);
+        let stopped_at = paging::walk(&self.store, &self.walks, &from, budget.max(1), |_| {
+            counted += 1;
+            Ok(())
+        })
+        .await?;
         let progress = keys::count_recount(tenant, descriptor.name());
         let as_read = if version == 0 { Condition::Absent } else { Condition::VersionEquals(version) };
         let Some(Cursor(stopped_at)) = stopped_at else {

@@ -173,8 +173,11 @@ impl<S: ItemStore> Provisioning<S> {
                 },
             },
         };
-        let mut rounds = 0;
+        let (mut rounds, mut turn) = (0, None);
         let next_position = loop {
+            if rounds > 0 {
+                paging::next_round(&self.walks, &mut turn).await?;
+            }
             rounds += 1;
             let missing = u32::try_from(query.count - window.resources.len()).unwrap_or(u32::MAX);
             let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;
@@ -208,18 +211,7 @@ impl<S: ItemStore> Provisioning<S> {
                 plural = descriptor.plural(),
             )));
         }
-        let mut skipped = 0usize;
-        let mut position = None;
-        while skipped < skip {
-            let room = u32::try_from(skip - skipped).unwrap_or(u32::MAX);
-            let page = self.store.query(&store_query.clone().limit(room).after(position.take())).await?;
-            skipped += page.items.len();
-            match page.cursor {
-                Some(next) => position = Some(next),
-                None => return Ok(None),
-            }
-        }
-        Ok(position)
+        paging::walk(&self.store, &self.walks, store_query, skip, |_| Ok(())).await
     }
 
     /// An index page of a filter without an index term, or of a caller who reads only its
@@ -255,7 +247,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut window = Window::new(query);
         // The count is maintained, the listing is what the index shows: should they ever
         // differ, the walk still stops at the cap.
-        let complete = paging::examine(&self.store, listing, max, |item| {
+        let complete = paging::examine(&self.store, &self.walks, listing, max, |item| {
             if let Some(resource) = keep(&Record::from_item(item)?) {
                 window.offer(resource);
             }
@@ -285,7 +277,7 @@ impl<S: ItemStore> Provisioning<S> {
         if query.sort_by.is_none() || in_unique_order {
             let mut window = Window::new(query);
             let lookup = order.apply(lookup.clone());
-            let complete = paging::examine(&self.store, &lookup, max, |item| {
+            let complete = paging::examine(&self.store, &self.walks, &lookup, max, |item| {
                 if let Some(resource) = keep(&Record::from_item(item)?) {
                     window.offer(resource);
                 }
@@ -299,7 +291,7 @@ impl<S: ItemStore> Provisioning<S> {
             return Ok(window.answer(total));
         }
         let mut matching = Vec::new();
-        let complete = paging::examine(&self.store, lookup, max, |item| {
+        let complete = paging::examine(&self.store, &self.walks, lookup, max, |item| {
             if let Some(resource) = keep(&Record::from_item(item)?) {
                 if matching.len() == MAX_SORTED_IN_MEMORY {
                     return Err(Error::too_many(format!(
@@ -341,8 +333,11 @@ impl<S: ItemStore> Provisioning<S> {
         let mut examined = 0usize;
         let mut exhausted = query.count == 0;
         // Rounds are bounded too: a store may answer an empty page with a cursor.
-        let mut rounds = 0;
+        let (mut rounds, mut turn) = (0, None);
         while !exhausted && resources.len() < query.count && examined < self.limits.max_examined && rounds < MAX_CURSOR_ROUNDS {
+            if rounds > 0 {
+                paging::next_round(&self.walks, &mut turn).await?;
+            }
             rounds += 1;
             let missing = u32::try_from(query.count - resources.len()).unwrap_or(u32::MAX);
             let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;
