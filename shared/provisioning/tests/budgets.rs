@@ -99,7 +99,7 @@ async fn adding_k_members_costs_about_k_over_49_transactions_and_get_without_mem
         // More than fit beside the group's own operations: presence checks, the write
         // with its intent, the batches, the intent dropped (reads: the group, the intent
         // and its chunk, the group again before the drop).
-        let large = k > 47;
+        let large = k > 46;
         let (checks, intent) = if large { (k.div_ceil(100), 2) } else { (0, 0) };
         assert!(counts.transact as usize <= k.div_ceil(49) + checks + intent, "k={k}: {counts:?}");
         assert_eq!(counts.get, if large { 4 } else { 1 }, "k={k}: reads {counts:?}");

@@ -19,6 +19,7 @@
 
 pub mod client;
 pub mod coldstart;
+pub mod interference;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use scim_loadgen::interference::{self, InterferenceOptions};
 use scim_loadgen::{Options, coldstart};
 
 const USAGE: &str = "\
@@ -19,7 +20,13 @@ usage:
   scim-loadgen lambda-coldstart --binary PATH/scim-FUNCTION --event events/X.json [--runs 10]
                [--env NAME=VALUE]... [--json]
       Starts a Lambda function binary against a loopback Runtime API emulator (which also
-      answers DynamoDB calls with empty results), time until it posts the event's response.";
+      answers DynamoDB calls with empty results), time until it posts the event's response.
+  scim-loadgen interference --url URL --token TOKEN [--users 100000] [--fill-concurrency 16]
+               [--concurrency 4] [--background 1,32] [--seconds 10] [--threads 1] [--json]
+      Fills the tenant to --users users, then measures Entra match queries and an aggregation
+      (index pages of 100 in sequence) alone and while --background clients loop on each
+      expensive request (deep pages, filters without an index, sorting, oversized lookups).
+      TOKEN must read every user (an integration with \"read all users\").";
 
 fn value(input: &mut impl Iterator<Item = String>, name: &str) -> Result<String, String> {
     input.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
@@ -33,17 +40,19 @@ enum Command {
     Run { options: Options, threads: usize, json: bool },
     ColdStart { binary: PathBuf, runs: usize, json: bool },
     LambdaColdStart { binary: PathBuf, event: PathBuf, runs: usize, env: Vec<(String, String)>, json: bool },
+    Interference { options: InterferenceOptions, threads: usize, json: bool },
 }
 
 fn parse(args: Vec<String>) -> Result<Command, String> {
     let mut input = args.into_iter().peekable();
     let command = match input.peek().map(String::as_str) {
-        Some("run") | Some("coldstart") | Some("lambda-coldstart") => input.next().unwrap_or_default(),
+        Some("run") | Some("coldstart") | Some("lambda-coldstart") | Some("interference") => input.next().unwrap_or_default(),
         _ => "run".to_string(),
     };
     let mut options = Options::default();
     let (mut threads, mut json, mut runs) = (1usize, false, 10usize);
     let (mut binary, mut event, mut env) = (None, None, Vec::new());
+    let (mut fill_concurrency, mut background, mut seconds, mut users) = (16usize, vec![1usize, 32], 10f64, None);
     while let Some(arg) = input.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((name, v)) if name.starts_with("--") && name != "--env" => (name.to_string(), Some(v.to_string())),
@@ -57,7 +66,16 @@ fn parse(args: Vec<String>) -> Result<Command, String> {
             "--url" => options.url = take("--url")?,
             "--token" => options.token = take("--token")?,
             "--concurrency" => options.concurrency = number(take("--concurrency")?, "--concurrency")?,
-            "--users" => options.users = number(take("--users")?, "--users")?,
+            "--users" => users = Some(number(take("--users")?, "--users")?),
+            "--fill-concurrency" => fill_concurrency = number(take("--fill-concurrency")?, "--fill-concurrency")?,
+            "--background" => {
+                background = take("--background")?
+                    .split(',')
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| number(n.trim().to_string(), "--background"))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--seconds" => seconds = number(take("--seconds")?, "--seconds")?,
             "--groups" => options.groups = number(take("--groups")?, "--groups")?,
             "--members-per-batch" => options.members_per_batch = number(take("--members-per-batch")?, "--members-per-batch")?,
             "--timeout-secs" => options.timeout = Duration::from_secs(number(take("--timeout-secs")?, "--timeout-secs")?),
@@ -77,6 +95,22 @@ fn parse(args: Vec<String>) -> Result<Command, String> {
         }
     }
     match command.as_str() {
+        "interference" => {
+            if options.url.is_empty() || options.concurrency == 0 || threads == 0 {
+                return Err(format!("interference needs --url, and --concurrency and --threads of at least 1\n{USAGE}"));
+            }
+            let options = InterferenceOptions {
+                url: options.url,
+                token: options.token,
+                users: users.unwrap_or(100_000),
+                fill_concurrency,
+                concurrency: options.concurrency,
+                background,
+                seconds,
+                timeout: options.timeout,
+            };
+            Ok(Command::Interference { options, threads, json })
+        }
         "coldstart" => Ok(Command::ColdStart { binary: binary.ok_or(format!("coldstart needs --binary\n{USAGE}"))?, runs, json }),
         "lambda-coldstart" => Ok(Command::LambdaColdStart {
             binary: binary.ok_or(format!("lambda-coldstart needs --binary\n{USAGE}"))?,
@@ -86,6 +120,9 @@ fn parse(args: Vec<String>) -> Result<Command, String> {
             json,
         }),
         _ => {
+            if let Some(users) = users {
+                options.users = users;
+            }
             if options.url.is_empty() {
                 return Err(format!("--url is required\n{USAGE}"));
             }
@@ -114,7 +151,7 @@ fn main() -> ExitCode {
         }
     };
     let threads = match &command {
-        Command::Run { threads, .. } => *threads,
+        Command::Run { threads, .. } | Command::Interference { threads, .. } => *threads,
         _ => 1,
     };
     let runtime = match runtime(threads) {
@@ -143,6 +180,15 @@ async fn execute(command: Command) -> Result<ExitCode, String> {
                 print!("{}", report.table());
             }
             Ok(if report.errors() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Interference { options, json, .. } => {
+            let report = interference::interference(&options).await?;
+            if json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::ColdStart { binary, runs, json } => {
             let starts = coldstart::local(&binary, runs).await?;

@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provisioning::Provisioning;
+use scim_loadgen::interference::InterferenceOptions;
 use scim_loadgen::{Kind, Options};
 
 struct Local {
     base_url: String,
     token: String,
+    /// An integration that reads every user (what an aggregation needs).
+    reader_url: String,
+    reader_token: String,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -21,12 +25,16 @@ async fn start_local(data_dir: &std::path::Path) -> Local {
     let origin = format!("http://{}", listener.local_addr().expect("address"));
     let service = Arc::new(Provisioning::new(store));
     let credentials = scim_local::ensure_credentials(&service, data_dir, &origin).await.expect("credentials");
+    let admin = provisioning::Caller::admin(&credentials.tenant_id);
+    let settings = provisioning::Settings { read_all_users: true, ..provisioning::Settings::default() };
+    let reader = service.create_integration(&admin, provisioning::IntegrationKind::Scim, "Aggregation", settings).await.expect("reader");
+    let reader_url = format!("{}/{}", credentials.scim_base_url.rsplit_once('/').expect("base url").0, reader.integration.id);
     let router = scim_http::Router::new(service);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(scim_local::serve(listener, router, async move {
         let _ = stopped.await;
     }));
-    Local { base_url: credentials.scim_base_url, token: credentials.scim_token, stop, server }
+    Local { base_url: credentials.scim_base_url, token: credentials.scim_token, reader_url, reader_token: reader.token, stop, server }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +111,39 @@ async fn a_server_that_refuses_everything_is_counted_not_fatal() {
     let test_connection = report.kind(Kind::TestConnection).expect("test-connection");
     assert_eq!(test_connection.error_count(), 1, "{}", report.table());
     assert!(test_connection.errors.keys().all(|reason| reason.starts_with("connect")), "{:?}", test_connection.errors);
+
+    let _ = local.stop.send(());
+    let _ = local.server.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interference_fills_the_tenant_once_and_measures_every_probe() {
+    let data = tempfile::tempdir().expect("temporary folder");
+    let local = start_local(data.path()).await;
+    let options = InterferenceOptions {
+        url: local.reader_url.clone(),
+        token: local.reader_token.clone(),
+        users: 30,
+        fill_concurrency: 3,
+        concurrency: 2,
+        background: vec![2],
+        seconds: 0.2,
+        timeout: Duration::from_secs(30),
+    };
+    let report = scim_loadgen::interference::interference(&options).await.expect("the run completes");
+    let table = report.table();
+    assert_eq!(report.created, 30, "{table}");
+    assert_eq!(report.phases.len(), 1 + scim_loadgen::interference::probes(30).len(), "{table}");
+    for phase in &report.phases {
+        assert!(phase.matches.count() > 0 && phase.pages.count() > 0, "{table}");
+        assert_eq!(phase.probe.is_some(), phase.probe_answers.count() > 0, "{table}");
+        let answered = |statuses: &std::collections::BTreeMap<String, u64>| statuses.keys().all(|s| s == "200" || s == "400");
+        assert!(answered(&phase.matches.statuses) && answered(&phase.pages.statuses) && answered(&phase.probe_answers.statuses), "{table}");
+    }
+    assert_eq!(report.json()["phases"].as_array().map(Vec::len), Some(report.phases.len()));
+    // The users are there now: a second run creates none.
+    let again = scim_loadgen::interference::interference(&InterferenceOptions { background: vec![], ..options }).await.expect("again");
+    assert_eq!((again.created, again.phases.len()), (0, 1));
 
     let _ = local.stop.send(());
     let _ = local.server.await;

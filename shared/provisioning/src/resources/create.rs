@@ -12,6 +12,7 @@ use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
+use crate::resources::counts::count_change;
 use crate::resources::member_batches::needs_intent;
 use crate::resources::members;
 use crate::resources::record::Record;
@@ -90,6 +91,7 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
             transaction.extend(outbox.clone());
+            transaction.push(count_change(tenant, descriptor, 1));
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
             if let Some(plan) = &enrollment {
                 plan.annotate_log(&mut log);

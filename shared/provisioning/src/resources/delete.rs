@@ -17,6 +17,7 @@ use scim::etag::check_if_match;
 use crate::error::{Error, Result};
 use crate::log::LogOperation;
 use crate::resources::answers::{not_found, version_conflict};
+use crate::resources::counts::count_change;
 use crate::resources::members::MemberChange;
 use crate::resources::record::{MEMBER_OF, Record};
 use crate::resources::types::TypeDescriptor;
@@ -28,8 +29,9 @@ use crate::storage::transaction::Transaction;
 use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
 
 /// The most operations a delete's transaction holds besides the children it removes: the
-/// resource, its uniqueness item, the outbox item and the seat counter (users), the log.
-const MAX_DELETE_FIXED_OPS: usize = 5;
+/// resource, its uniqueness item, the outbox item and the seat counter (users), the log,
+/// the count.
+const MAX_DELETE_FIXED_OPS: usize = 6;
 
 /// The most devices one delete removes (a user has a handful).
 const MAX_DEVICES: usize = 10_000;
@@ -120,6 +122,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
         let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
+        transaction.push(count_change(tenant, descriptor, -1));
         transaction.extend(children.ops(exact));
         match transaction.run(&self.store).await {
             Ok(()) => Ok(Deleted::Done),

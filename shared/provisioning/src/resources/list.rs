@@ -1,15 +1,26 @@
-//! Lists: `GET /Users`, `GET /Groups` and `POST /.search`, planned into key or index
-//! lookups when the filter allows (see `plan`), index pagination over at most
-//! `Limits::max_examined` items, or cursor pagination (RFC 9865) at O(page).
+//! Lists: `GET /Users`, `GET /Groups` and `POST /.search`, each answered at O(page) or
+//! refused before the work (docs/ARCHITECTURE.md, "Decisions", lists at any size).
+//!
+//! | list | store reads | `totalResults` |
+//! |---|---|---|
+//! | `id eq`, or an equality nothing can satisfy | one get, or none | what it found |
+//! | an index lookup (`userName`, `externalId`, work email `eq`; see `plan`) | the lookup's items, at most `max_examined` | the matches |
+//! | no filter, by a caller who reads every record | the page, from its bookmark or the start (`bookmarks`) | the maintained count (`counts`) |
+//! | any other filter, or a caller who reads only its own records | the whole listing if the type's count is at most `max_examined`, else refused before it | the matches |
+//! | cursor pages (RFC 9865) | from the cursor's position, at most `max_examined` examined | none |
+//!
+//! Every walk holds one store page and the answer page: items are examined as they come,
+//! and only the requested page is kept.
 
-use item_store::{ItemStore, Query};
+use item_store::{Cursor, ItemStore, Query};
 use scim::ScimError;
-use scim::list::{ListQuery, ListResponse, page, sort};
+use scim::list::{ListQuery, ListResponse, page};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::resources::answers::projected;
-use crate::resources::plan::{Plan, plan};
+use crate::resources::bookmarks::PagedListing;
+use crate::resources::plan::{Order, Plan, order, plan};
 use crate::resources::read::MAX_ID_LEN;
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
@@ -17,10 +28,60 @@ use crate::service::Provisioning;
 use crate::storage::cursor::{encode_cursor, unbind};
 use crate::storage::keys;
 use crate::storage::paging;
-use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
+use crate::tenancy::ownership::{Caller, Decision, Operation, decide, reads_everything};
 
 /// The most store pages one cursor page reads.
 const MAX_CURSOR_ROUNDS: usize = 64;
+
+/// The most matches of a lookup in id order (`externalId`, work email) sorted in memory for
+/// `sortBy`: one full page (the router's largest `count`).
+const MAX_SORTED_IN_MEMORY: usize = 100;
+
+/// The page of an index-paged answer, gathered while the matches stream by: all of them
+/// counted, only those from `start_index` on kept, at most `count`.
+struct Window {
+    start_index: usize,
+    count: usize,
+    matched: usize,
+    resources: Vec<Value>,
+}
+
+impl Window {
+    fn new(query: &ListQuery) -> Self {
+        Window { start_index: query.start_index.max(1), count: query.count, matched: 0, resources: Vec::new() }
+    }
+
+    fn offer(&mut self, resource: Value) {
+        self.matched += 1;
+        if self.matched >= self.start_index && self.resources.len() < self.count {
+            self.resources.push(resource);
+        }
+    }
+
+    fn answer(self, total: usize) -> ListResponse {
+        ListResponse {
+            total_results: Some(total),
+            items_per_page: self.resources.len(),
+            resources: self.resources,
+            start_index: Some(self.start_index),
+            next_cursor: None,
+            previous_cursor: None,
+        }
+    }
+}
+
+/// What to send instead when a walk would examine too much.
+fn instead(descriptor: &TypeDescriptor) -> String {
+    format!(
+        "filter with eq on userName, externalId or emails[type eq \"work\"].value (alone or under and), or page the {} with \
+         cursor pagination (cursor=, RFC 9865)",
+        descriptor.plural()
+    )
+}
+
+fn lookup_too_large(descriptor: &TypeDescriptor, max: usize) -> Error {
+    Error::too_many(format!("the filter matches more than {max} {} to examine: {}", descriptor.plural(), instead(descriptor)))
+}
 
 impl<S: ItemStore> Provisioning<S> {
     /// GET on the type's endpoint, or `POST /.search`.
@@ -29,6 +90,7 @@ impl<S: ItemStore> Provisioning<S> {
         if let Some(filter) = &query.filter {
             filter.validate(resource_type)?;
         }
+        let order = order(descriptor, query.sort_by.as_ref(), query.sort_order)?;
         let plan = plan(&caller.tenant, descriptor, query.filter.as_ref());
         let keep = |record: &Record| -> Option<Value> {
             let visible = record.type_name == descriptor.name() && decide(caller, &record.source, Operation::Read) == Decision::Allow;
@@ -36,7 +98,7 @@ impl<S: ItemStore> Provisioning<S> {
             let matches = query.filter.as_ref().is_none_or(|filter| filter.matches(resource_type, &resource));
             (visible && matches).then_some(resource)
         };
-        let mut response = match (&query.cursor, &plan) {
+        let mut response = match (&query.cursor, plan) {
             (_, Plan::Nothing) => {
                 let mut response = page(Vec::new(), query.start_index, query.count);
                 if query.cursor.is_some() {
@@ -46,7 +108,7 @@ impl<S: ItemStore> Provisioning<S> {
             }
             (_, Plan::ById(id)) => {
                 let found = match id.len() {
-                    1..=MAX_ID_LEN => self.store.get(&keys::resource(&caller.tenant, id)).await?,
+                    1..=MAX_ID_LEN => self.store.get(&keys::resource(&caller.tenant, &id)).await?,
                     _ => None,
                 };
                 let matching = found.map(|item| Record::from_item(&item)).transpose()?.and_then(|r| keep(&r)).into_iter().collect();
@@ -56,19 +118,6 @@ impl<S: ItemStore> Provisioning<S> {
                 }
                 response
             }
-            (None, Plan::Lookup(store_query) | Plan::Walk(store_query)) => {
-                let items = paging::collect(&self.store, store_query.clone(), self.limits.max_examined, "resources").await?;
-                let mut matching = Vec::new();
-                for item in &items {
-                    if let Some(resource) = keep(&Record::from_item(item)?) {
-                        matching.push(resource);
-                    }
-                }
-                if let Some(sort_by) = &query.sort_by {
-                    sort(resource_type, &mut matching, sort_by, query.sort_order);
-                }
-                page(matching, query.start_index, query.count)
-            }
             (Some(cursor), Plan::Lookup(store_query) | Plan::Walk(store_query)) => {
                 if query.sort_by.is_some() {
                     return Err(Error::Scim(ScimError::invalid_value(format!(
@@ -76,14 +125,194 @@ impl<S: ItemStore> Provisioning<S> {
                         descriptor.unique
                     ))));
                 }
-                self.cursor_page(store_query, cursor, query, keep).await?
+                self.cursor_page(&store_query, cursor, query, keep).await?
             }
+            (None, Plan::Lookup(store_query)) => self.lookup_page(descriptor, &store_query, query, order, keep).await?,
+            (None, Plan::Walk(listing)) if query.filter.is_none() && reads_everything(caller) => {
+                let paged = PagedListing { tenant: &caller.tenant, descriptor, order };
+                self.listing_page(paged, order.apply(listing), query, keep).await?
+            }
+            (None, Plan::Walk(listing)) => self.filtered_page(caller, descriptor, &order.apply(listing), query, keep).await?,
         };
         for resource in &mut response.resources {
             self.enrich(caller, descriptor, resource, &query.selection, false).await?;
             *resource = projected(descriptor, &query.selection, resource);
         }
         Ok(response)
+    }
+
+    /// An index page of the whole listing: the maintained count for `totalResults`, then
+    /// the page's items from its bookmark (or from the start, or after skipping at most
+    /// `max_examined` items), and the next page's bookmark: 1 query of the count, 1 query
+    /// of the page, 1 write of the bookmark, and after page 1 the get of its own; a page
+    /// past the end reads the count only.
+    async fn listing_page(
+        &self,
+        listing: PagedListing<'_>,
+        store_query: Query,
+        query: &ListQuery,
+        keep: impl Fn(&Record) -> Option<Value>,
+    ) -> Result<ListResponse> {
+        let total = usize::try_from(self.resource_count(listing.tenant, listing.descriptor).await?).unwrap_or(usize::MAX);
+        let mut window = Window::new(query);
+        let start_index = window.start_index;
+        if query.count == 0 || start_index > total {
+            return Ok(window.answer(total));
+        }
+        let (bookmark, mut position) = match start_index {
+            1 => (None, None),
+            _ => match self.bookmark(listing, start_index).await? {
+                Some(bookmark) => {
+                    let position = bookmark.position.clone();
+                    (Some(bookmark), Some(position))
+                }
+                None => match self.skip(&store_query, start_index - 1, listing.descriptor).await? {
+                    Some(position) => (None, Some(position)),
+                    // The listing ends before the page.
+                    None => return Ok(window.answer(total)),
+                },
+            },
+        };
+        let (mut rounds, mut turn) = (0, None);
+        let next_position = loop {
+            if rounds > 0 {
+                paging::next_round(&self.walks, &mut turn).await?;
+            }
+            rounds += 1;
+            let missing = u32::try_from(query.count - window.resources.len()).unwrap_or(u32::MAX);
+            let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;
+            for item in &page.items {
+                if let Some(resource) = keep(&Record::from_item(item)?) {
+                    window.resources.push(resource);
+                }
+            }
+            match page.cursor {
+                Some(next) if window.resources.len() < query.count && rounds < MAX_CURSOR_ROUNDS => position = Some(next),
+                next => break next,
+            }
+        };
+        if let Some(next) = next_position.filter(|_| !window.resources.is_empty()) {
+            self.leave_bookmark(listing, bookmark.as_ref(), start_index + window.resources.len(), next).await?;
+        }
+        Ok(window.answer(total))
+    }
+
+    /// The store position after the first `skip` items of the listing, examined a store
+    /// page at a time (`None` when the listing ends first); 400 `tooMany` beyond
+    /// `Limits::max_examined`.
+    async fn skip(&self, store_query: &Query, skip: usize, descriptor: &TypeDescriptor) -> Result<Option<Cursor>> {
+        let max = self.limits.max_examined;
+        if skip > max {
+            return Err(Error::too_many(format!(
+                "startIndex={} is too deep to reach without the previous page: page the {plural} in sequence from startIndex=1 \
+                 (each next startIndex = startIndex + itemsPerPage resumes where the previous page ended; at most {max} {plural} \
+                 are skipped otherwise), or use cursor pagination (cursor=, RFC 9865)",
+                skip + 1,
+                plural = descriptor.plural(),
+            )));
+        }
+        paging::walk(&self.store, &self.walks, store_query, skip, |_| Ok(())).await
+    }
+
+    /// An index page of a filter without an index term, or of a caller who reads only its
+    /// own records: the whole listing examined (for `totalResults`) when the type's count
+    /// allows, else 400 `tooMany` before reading any of it.
+    async fn filtered_page(
+        &self,
+        caller: &Caller,
+        descriptor: &TypeDescriptor,
+        listing: &Query,
+        query: &ListQuery,
+        keep: impl Fn(&Record) -> Option<Value>,
+    ) -> Result<ListResponse> {
+        let max = self.limits.max_examined;
+        let too_many = || {
+            let plural = descriptor.plural();
+            Error::too_many(match &query.filter {
+                Some(_) => format!(
+                    "this filter is not answered by an index and the tenant has more than {max} {plural} to examine: {}",
+                    instead(descriptor)
+                ),
+                None => format!(
+                    "this integration reads only the {plural} it provisioned and the tenant has more than {max} {plural} to \
+                     examine: turn on \"read all users\" for the integration to page through the whole tenant at any size, or {}",
+                    instead(descriptor)
+                ),
+            })
+        };
+        let count = usize::try_from(self.resource_count(&caller.tenant, descriptor).await?).unwrap_or(usize::MAX);
+        if count > max {
+            return Err(too_many());
+        }
+        let mut window = Window::new(query);
+        // The count is maintained, the listing is what the index shows: should they ever
+        // differ, the walk still stops at the cap.
+        let complete = paging::examine(&self.store, &self.walks, listing, max, |item| {
+            if let Some(resource) = keep(&Record::from_item(item)?) {
+                window.offer(resource);
+            }
+            Ok(())
+        })
+        .await?;
+        if !complete {
+            return Err(too_many());
+        }
+        let total = window.matched;
+        Ok(window.answer(total))
+    }
+
+    /// An index page of an index lookup: its items examined as they come, at most
+    /// `max_examined` (else 400 `tooMany`). A lookup in id order (`externalId`, work
+    /// email) with `sortBy` is sorted in memory, up to [`MAX_SORTED_IN_MEMORY`] matches.
+    async fn lookup_page(
+        &self,
+        descriptor: &TypeDescriptor,
+        lookup: &Query,
+        query: &ListQuery,
+        order: Order,
+        keep: impl Fn(&Record) -> Option<Value>,
+    ) -> Result<ListResponse> {
+        let max = self.limits.max_examined;
+        let in_unique_order = lookup.index == Some(item_store::GSI1);
+        if query.sort_by.is_none() || in_unique_order {
+            let mut window = Window::new(query);
+            let lookup = order.apply(lookup.clone());
+            let complete = paging::examine(&self.store, &self.walks, &lookup, max, |item| {
+                if let Some(resource) = keep(&Record::from_item(item)?) {
+                    window.offer(resource);
+                }
+                Ok(())
+            })
+            .await?;
+            if !complete {
+                return Err(lookup_too_large(descriptor, max));
+            }
+            let total = window.matched;
+            return Ok(window.answer(total));
+        }
+        let mut matching = Vec::new();
+        let complete = paging::examine(&self.store, &self.walks, lookup, max, |item| {
+            if let Some(resource) = keep(&Record::from_item(item)?) {
+                if matching.len() == MAX_SORTED_IN_MEMORY {
+                    return Err(Error::too_many(format!(
+                        "the filter matches more than {MAX_SORTED_IN_MEMORY} {}, too many to sort by {}: leave sortBy out, or add \
+                         terms to the filter",
+                        descriptor.plural(),
+                        descriptor.unique
+                    )));
+                }
+                matching.push(resource);
+            }
+            Ok(())
+        })
+        .await?;
+        if !complete {
+            return Err(lookup_too_large(descriptor, max));
+        }
+        if let Some(sort_by) = &query.sort_by {
+            scim::list::sort(descriptor.resource_type, &mut matching, sort_by, query.sort_order);
+        }
+        Ok(page(matching, query.start_index, query.count))
     }
 
     /// One cursor page: store pages of at most the missing count, until the page is full,
@@ -104,8 +333,11 @@ impl<S: ItemStore> Provisioning<S> {
         let mut examined = 0usize;
         let mut exhausted = query.count == 0;
         // Rounds are bounded too: a store may answer an empty page with a cursor.
-        let mut rounds = 0;
+        let (mut rounds, mut turn) = (0, None);
         while !exhausted && resources.len() < query.count && examined < self.limits.max_examined && rounds < MAX_CURSOR_ROUNDS {
+            if rounds > 0 {
+                paging::next_round(&self.walks, &mut turn).await?;
+            }
             rounds += 1;
             let missing = u32::try_from(query.count - resources.len()).unwrap_or(u32::MAX);
             let page = self.store.query(&store_query.clone().limit(missing).after(position.take())).await?;

@@ -18,8 +18,9 @@ pub(crate) fn room(fixed: usize) -> usize {
 }
 
 /// The most operations a write of a resource holds besides its member changes: the
-/// resource, two uniqueness items, the seat counter, the outbox item, the log entry.
-const MAX_WRITE_FIXED_OPS: usize = 6;
+/// resource, two uniqueness items, the seat counter, the outbox item, the log entry, the
+/// resource count.
+const MAX_WRITE_FIXED_OPS: usize = 7;
 
 /// Whether `changes` member changes are too many for the write's own transaction: then
 /// they go through an intent (see `member_intents`).

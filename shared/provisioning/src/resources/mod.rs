@@ -13,11 +13,14 @@
 //! | `record`, `attributes` | a stored resource and its item form; values read from a resource |
 //! | `validate`, `answers` | what every write checks; what every operation answers |
 //! | `read`, `list`, `plan` | GET by id; lists, and how a filter becomes store reads |
+//! | `counts`, `bookmarks` | the maintained count of each type; where the next index page starts |
 //! | `create`, `update`, `delete` | the writes |
 //! | `members`, `member_writes`, `member_batches`, `member_intents` | memberships, one item per (group, member), always naming an existing member; writing them; large changes all or nothing |
 
 pub mod answers;
 pub mod attributes;
+pub mod bookmarks;
+pub mod counts;
 pub mod create;
 pub mod delete;
 pub mod list;

@@ -7,6 +7,10 @@
 //! returns. Anything else walks the type's listing (gsi1) page by page, examining at
 //! most `Limits::max_examined` items. No Scan.
 //!
+//! The listing is in the order of the unique attribute, so `sortBy` on it (ascending or
+//! descending) is the store's own order; any other `sortBy` would need every match in
+//! memory to sort and is refused before anything is read ([`order`]).
+//!
 //! `emails.value eq` without the `work` type is not indexed: only a user's work email
 //! is in gsi3 (one index key per item), so an index answer could miss a user whose match
 //! is another email. It is answered by the listing walk instead, correctly.
@@ -16,7 +20,9 @@ use std::borrow::Cow;
 use item_store::{GSI1, GSI2, GSI3, Index, Query, SortKey};
 use scim::AttrPath;
 use scim::filter::{CompValue, CompareOp, Filter};
+use scim::list::SortOrder;
 
+use crate::error::{Error, Result};
 use crate::resources::types::TypeDescriptor;
 use crate::storage::keys::{self, MAX_KEY_VALUE_BYTES};
 
@@ -31,6 +37,50 @@ pub enum Plan {
     Lookup(Query),
     /// No usable term: the whole listing, capped.
     Walk(Query),
+}
+
+/// The direction a list walks the listing in: the unique attribute's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+impl Order {
+    /// The order's part of a bookmark key.
+    pub fn as_key(self) -> &'static str {
+        match self {
+            Order::Ascending => "asc",
+            Order::Descending => "desc",
+        }
+    }
+
+    /// `query` walked in this order.
+    pub fn apply(self, query: Query) -> Query {
+        match self {
+            Order::Ascending => query,
+            Order::Descending => query.descending(),
+        }
+    }
+}
+
+/// The order of a list with this `sortBy` and `sortOrder`: the listing's own (the unique
+/// attribute's), or 400 for any other attribute, before anything is read. `sortOrder`
+/// without `sortBy` changes nothing (RFC 7644 sorts only with `sortBy`).
+pub fn order(descriptor: &TypeDescriptor, sort_by: Option<&AttrPath>, sort_order: SortOrder) -> Result<Order> {
+    match sort_by {
+        None => Ok(Order::Ascending),
+        Some(path) if is_core(path, descriptor, descriptor.unique) => Ok(match sort_order {
+            SortOrder::Ascending => Order::Ascending,
+            SortOrder::Descending => Order::Descending,
+        }),
+        Some(path) => Err(Error::invalid_value(format!(
+            "sortBy={path} is not supported: {plural} are listed in {unique} order, so send sortBy={unique} \
+             (sortOrder=ascending or descending) or no sortBy, and sort by {path} on the client",
+            plural = descriptor.plural(),
+            unique = descriptor.unique,
+        ))),
+    }
 }
 
 fn is_core(path: &AttrPath, descriptor: &TypeDescriptor, name: &str) -> bool {
@@ -145,5 +195,20 @@ mod tests {
         assert_eq!(plan("t", &GROUPS, Some(&parse("displayName eq \"Jose\u{301} \""))), jose);
         // externalId is case-exact and kept as sent.
         assert_eq!(plan("t", &USERS, Some(&parse("externalId eq \" x \""))), Plan::Lookup(Query::index(GSI2, "T#t#User#X# x ")));
+    }
+
+    #[test]
+    fn only_the_unique_attribute_sorts() {
+        let path = |text: &str| AttrPath::parse(text).unwrap();
+        assert_eq!(order(&USERS, None, SortOrder::Descending).unwrap(), Order::Ascending);
+        assert_eq!(order(&USERS, Some(&path("UserName")), SortOrder::Descending).unwrap(), Order::Descending);
+        let full = path("urn:ietf:params:scim:schemas:core:2.0:User:userName");
+        assert_eq!(order(&USERS, Some(&full), SortOrder::Ascending).unwrap(), Order::Ascending);
+        assert_eq!(order(&GROUPS, Some(&path("displayName")), SortOrder::Ascending).unwrap(), Order::Ascending);
+        for other in ["name.familyName", "meta.created", "displayName", "id"] {
+            let error = order(&USERS, Some(&path(other)), SortOrder::Ascending).unwrap_err().to_scim();
+            assert_eq!((error.status, error.scim_type), (400, Some(scim::ScimType::InvalidValue)), "{other}");
+            assert!(error.detail.contains("sortBy=userName"), "{}", error.detail);
+        }
     }
 }

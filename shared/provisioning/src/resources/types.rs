@@ -19,6 +19,11 @@ impl TypeDescriptor {
     pub fn name(&self) -> &'static str {
         self.resource_type.name
     }
+
+    /// `Users`, `Groups`: how answers name several of them.
+    pub fn plural(&self) -> &'static str {
+        self.resource_type.endpoint.trim_start_matches('/')
+    }
 }
 
 pub static USERS: TypeDescriptor = TypeDescriptor { resource_type: &USER_RESOURCE, unique: "userName", is_user: true, email_index: true };

@@ -12,6 +12,8 @@
 //! | integration | `T#{t}` | `INT#{i}` | |
 //! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
 //! | seat counter | `T#{t}` | `SEATS` | |
+//! | resource count: 16 shards, the base, a first count in progress | `T#{t}` | `COUNT#{Type}#{00..15}`, `COUNT#{Type}#base`, `COUNT#{Type}#recount` | |
+//! | list bookmark (where the next index page starts) | `T#{t}#BOOKMARK` | `{Type}#{asc or desc}#{startIndex, 20 digits}` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
 //! | uniqueness claim | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
@@ -33,6 +35,10 @@
 //!   remove-all and group deletion) and appear in gsi2 under the member for the reverse
 //!   lookup (a user's `groups`, removal on user deletion).
 //! - Devices live in their user's partition, so deleting a user pages through one prefix.
+//! - A type's count items share one prefix of the config partition: one query of
+//!   `COUNT#{Type}#` reads the shards, the base and any first count in progress together.
+//! - Bookmarks have a partition of their own, away from the config partition that every
+//!   create and delete writes to; they carry `expiresAt` for the table's TTL.
 
 use std::borrow::Cow;
 
@@ -100,6 +106,37 @@ pub fn eaa_stage_partition(tenant: &str) -> String {
 
 pub fn seats(tenant: &str) -> Key {
     Key::new(tenant_config(tenant), "SEATS")
+}
+
+/// Sort-key prefix of every count item of a type (see [`count_shard`]).
+pub fn count_prefix(type_name: &str) -> String {
+    format!("COUNT#{type_name}#")
+}
+
+/// One shard of a type's count: creates and deletes add to a random one, so that
+/// concurrent writes rarely meet on one item.
+pub fn count_shard(tenant: &str, type_name: &str, shard: u8) -> Key {
+    Key::new(tenant_config(tenant), format!("{}{shard:02}", count_prefix(type_name)))
+}
+
+/// What the shards do not hold: 0 for a tenant created with counts, the resources found by
+/// the first count for an older one. Its presence says the count is complete.
+pub fn count_base(tenant: &str, type_name: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{}{COUNT_BASE}", count_prefix(type_name)))
+}
+
+/// Where the first count of an older tenant's resources has got to, between requests.
+pub fn count_recount(tenant: &str, type_name: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{}{COUNT_RECOUNT}", count_prefix(type_name)))
+}
+
+pub const COUNT_BASE: &str = "base";
+pub const COUNT_RECOUNT: &str = "recount";
+
+/// The store position where index page `start_index` of a type's listing (walked in
+/// `order`, `asc` or `desc`) begins.
+pub fn bookmark(tenant: &str, type_name: &str, order: &str, start_index: usize) -> Key {
+    Key::new(format!("T#{tenant}#BOOKMARK"), format!("{type_name}#{order}#{start_index:020}"))
 }
 
 /// The partition holding a resource and its children (memberships, devices).
@@ -215,10 +252,22 @@ mod tests {
     fn every_tenant_key_starts_with_the_tenant_and_folds_case() {
         assert_eq!(uniqueness("t1", "User", "Alice@X.com"), uniqueness("t1", "User", "alice@x.com"));
         assert_ne!(uniqueness("t1", "User", "a"), uniqueness("t2", "User", "a"));
-        for key in [resource("t1", "x#T#t2"), membership("t1", "g", "m"), device("t1", "u", "d"), seats("t1")] {
+        for key in [
+            resource("t1", "x#T#t2"),
+            membership("t1", "g", "m"),
+            device("t1", "u", "d"),
+            seats("t1"),
+            count_shard("t1", "User", 3),
+            count_base("t1", "User"),
+            bookmark("t1", "User", "asc", 101),
+        ] {
             assert!(key.pk.starts_with("T#t1"), "{key}");
         }
         assert!(log_sort(5, "a") < log_sort(40, "a"));
+        for key in [count_shard("t1", "User", 15), count_base("t1", "User"), count_recount("t1", "User")] {
+            assert!(key.sk.starts_with(&count_prefix("User")), "{key}");
+        }
+        assert!(!count_base("t1", "Group").sk.starts_with(&count_prefix("User")));
     }
 
     #[test]

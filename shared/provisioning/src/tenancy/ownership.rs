@@ -120,6 +120,15 @@ pub enum Decision {
     Conflict(String),
 }
 
+/// Whether `caller` reads every record of the tenant (an admin, or an integration with
+/// *read all users*): then a list without a filter is the whole listing.
+pub fn reads_everything(caller: &Caller) -> bool {
+    match &caller.actor {
+        Actor::Admin => true,
+        Actor::Integration { settings, .. } => settings.read_all_users,
+    }
+}
+
 const TURN_ON_MANUAL: &str = "turn on \"include manually provisioned users\" for this integration to let it take the record over";
 
 /// The decision for `caller` attempting `operation` on a record from `source`.
@@ -214,5 +223,17 @@ mod tests {
         // A manual record is reachable for writing (claimable) though not readable.
         assert!(reachable(&caller, &Source::Manual));
         assert_eq!(decide(&caller, &Source::Manual, Operation::Read), Decision::Hidden);
+    }
+
+    #[test]
+    fn reading_everything_agrees_with_every_read_decision() {
+        let sources = [Source::Manual, Source::Integration("me".into()), Source::Integration("them".into())];
+        for read_all_users in [false, true] {
+            let integration = Caller::integration("t", "me", Settings { read_all_users, ..Settings::default() });
+            for caller in [Caller::admin("t"), integration] {
+                let all = sources.iter().all(|source| decide(&caller, source, Operation::Read) == Decision::Allow);
+                assert_eq!(reads_everything(&caller), all, "{caller:?}");
+            }
+        }
     }
 }

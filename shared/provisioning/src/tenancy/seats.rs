@@ -1,7 +1,7 @@
 //! The optional seat limit: a per-tenant counter item, changed in the same transaction as
 //! the user it counts, conditional on its version (so concurrent creates cannot exceed the
-//! limit). The store has no atomic increment, so a create in a tenant with a limit reads
-//! the counter first.
+//! limit). A store condition cannot say "below the limit", so a create in a tenant with a
+//! limit reads the counter first.
 //!
 //! Only tenants with a limit have a counter: concurrent creates all racing for one item
 //! would serialise every create of a tenant (each loser re-reads and retries), which
@@ -9,11 +9,11 @@
 //! and deletes check that it is still absent in their own transaction instead of reading
 //! it: one transaction, no read (docs/ARCHITECTURE.md, "Budgets"). A limit set meanwhile fails
 //! that check, and the write retries with the counter. Setting a limit on a tenant
-//! without one counts its users first; a create committed while that count runs may be
-//! missed (the count is then low by the creates in flight; setting the limit again
-//! recounts).
+//! without one starts the counter at the tenant's maintained user count
+//! (`resources::counts`); a create committed between reading that count and writing the
+//! counter is missed (setting the limit again reads the count again).
 
-use item_store::{Attributes, Condition, GSI1, Item, ItemStore, Query, TransactOp};
+use item_store::{Attributes, Condition, Item, ItemStore, TransactOp};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -21,7 +21,6 @@ use crate::resources::types::USERS;
 use crate::service::Provisioning;
 use crate::storage::attrs::u64_attr;
 use crate::storage::keys;
-use crate::storage::paging;
 use crate::storage::retry::{MAX_RETRIES, backoff, contended};
 use crate::tenancy::ownership::Caller;
 
@@ -121,7 +120,7 @@ impl<S: ItemStore> Provisioning<S> {
             let used = match (seats.limit, limit) {
                 (_, None) => 0,
                 (Some(_), Some(_)) => seats.used,
-                (None, Some(_)) => self.count_users(&caller.tenant).await?,
+                (None, Some(_)) => self.resource_count_to_the_end(&caller.tenant, &USERS).await?,
             };
             let written = match limit {
                 Some(_) => {
@@ -143,10 +142,5 @@ impl<S: ItemStore> Provisioning<S> {
             }
         }
         Err(contended(COUNTER))
-    }
-
-    /// The tenant's users, counted page by page (an admin action, O(tenant)).
-    async fn count_users(&self, tenant: &str) -> Result<u64> {
-        paging::count(&self.store, Query::index(GSI1, keys::listing(tenant, USERS.name()))).await
     }
 }

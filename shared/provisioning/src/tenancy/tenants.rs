@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
+use crate::resources::counts::new_tenant_counts;
 use crate::service::{MAX_MEMBERS_IN_RESPONSE, Provisioning};
 use crate::storage::attrs::str_attr;
 use crate::storage::ids::new_id;
@@ -66,8 +67,8 @@ fn object(value: Value) -> Attributes {
 }
 
 impl<S: ItemStore> Provisioning<S> {
-    /// Creates a tenant, its admin key and (with a limit) its seat counter, in one
-    /// transaction.
+    /// Creates a tenant, its admin key, the bases of its resource counts (so its counts are
+    /// complete from the start) and (with a limit) its seat counter, in one transaction.
     pub async fn create_tenant(&self, name: &str, seat_limit: Option<u64>) -> Result<NewTenant> {
         let tenant = new_id();
         let key = secrets::generate("adm_")?;
@@ -80,6 +81,7 @@ impl<S: ItemStore> Provisioning<S> {
             ops.push(TransactOp::Put { item: counter_item(&tenant, 0, seat_limit, 1), condition: Condition::Absent });
         }
         ops.extend(admin_key_ops(&tenant, &key.hash, &now));
+        ops.extend(new_tenant_counts(&tenant));
         self.store.transact(ops).await?;
         Ok(NewTenant { admin_key_id: key_id(&key.hash), tenant, admin_key: key.plaintext })
     }
