@@ -30,7 +30,8 @@ use crate::storage::keys;
 use crate::storage::paging;
 use crate::tenancy::ownership::{Caller, Decision, Operation, decide, reads_everything};
 
-/// The most store pages one cursor page reads.
+/// The most store pages one page (cursor or index) reads: a store may answer empty pages
+/// with a cursor.
 const MAX_CURSOR_ROUNDS: usize = 64;
 
 /// The most matches of a lookup in id order (`externalId`, work email) sorted in memory for
