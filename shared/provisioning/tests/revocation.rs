@@ -86,12 +86,18 @@ where
     request.await.expect("request task")
 }
 
-#[tokio::test]
-async fn a_rotation_during_a_refresh_is_not_undone() {
+/// A service with a tenant and one SCIM integration: the admin and the integration.
+async fn setup() -> (Arc<Provisioning<HeldTokenReads>>, provisioning::Caller, provisioning::WithToken) {
     let service = service().await;
     let tenant = service.create_tenant("Contoso", None).await.expect("tenant");
     let admin = provisioning::Caller::admin(&tenant.tenant);
     let created = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.expect("integration");
+    (service, admin, created)
+}
+
+#[tokio::test]
+async fn a_rotation_during_a_refresh_is_not_undone() {
+    let (service, admin, created) = setup().await;
 
     let rotated = overtaken_by(&service, &created.token, async {
         service.rotate_token(&admin, &created.integration.id).await.expect("rotate");
@@ -105,10 +111,7 @@ async fn a_rotation_during_a_refresh_is_not_undone() {
 
 #[tokio::test]
 async fn a_deleted_integrations_token_stops_during_a_refresh() {
-    let service = service().await;
-    let tenant = service.create_tenant("Contoso", None).await.expect("tenant");
-    let admin = provisioning::Caller::admin(&tenant.tenant);
-    let created = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.expect("integration");
+    let (service, admin, created) = setup().await;
 
     // Held after the integration was read: the last moment before the grant is cached.
     *service.store().held.lock().expect("lock") = integration_read;
@@ -122,10 +125,7 @@ async fn a_deleted_integrations_token_stops_during_a_refresh() {
 
 #[tokio::test]
 async fn a_refresh_nothing_overtook_is_cached() {
-    let service = service().await;
-    let tenant = service.create_tenant("Contoso", None).await.expect("tenant");
-    let admin = provisioning::Caller::admin(&tenant.tenant);
-    let created = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.expect("integration");
+    let (service, admin, created) = setup().await;
     let caller = overtaken_by(&service, &created.token, async {}).await.expect("authenticated");
     // Cached: the next authentication reads no secret (a held read would never return).
     service.store().armed.store(true, Ordering::SeqCst);
