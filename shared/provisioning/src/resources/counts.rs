@@ -1,5 +1,6 @@
 //! How many resources of a type a tenant has: kept as they are created and deleted, not
-//! counted when asked (docs/ARCHITECTURE.md, "Decisions", maintained counts).
+//! counted when asked (docs/ARCHITECTURE.md, "Decisions": "Counts are maintained, in
+//! sharded counters").
 //!
 //! Every create adds 1 and every delete -1, in the write's own transaction, to one of
 //! [`SHARDS`] counter items picked at random: an `Increment`, so no read, and concurrent

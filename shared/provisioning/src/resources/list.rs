@@ -1,5 +1,6 @@
 //! Lists: `GET /Users`, `GET /Groups` and `POST /.search`, each answered at O(page) or
-//! refused before the work (docs/ARCHITECTURE.md, "Decisions", lists at any size).
+//! refused before the work (docs/ARCHITECTURE.md, "Decisions": "10,000 items examined at
+//! most", "Index pages resume from bookmarks", "Walks take turns").
 //!
 //! | list | store reads | `totalResults` |
 //! |---|---|---|
