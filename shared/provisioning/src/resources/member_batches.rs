@@ -70,6 +70,11 @@ impl<S: ItemStore> Provisioning<S> {
                 (false, false) => None,
             };
         }
+        // A cancellation that names no operation gives nothing to drop: retrying the same
+        // batch would loop, so it is the caller's error.
+        if failures.is_empty() {
+            return Err(StoreError::TransactionCanceled { reasons }.into());
+        }
         Ok(BatchOutcome::Changes(failures))
     }
 
