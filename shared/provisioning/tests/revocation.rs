@@ -125,7 +125,7 @@ async fn a_deleted_integrations_token_stops_during_a_refresh() {
 
 #[tokio::test]
 async fn a_refresh_nothing_overtook_is_cached() {
-    let (service, admin, created) = setup().await;
+    let (service, _, created) = setup().await;
     let caller = overtaken_by(&service, &created.token, async {}).await.expect("authenticated");
     // Cached: the next authentication reads no secret (a held read would never return).
     service.store().armed.store(true, Ordering::SeqCst);
