@@ -125,6 +125,14 @@ fn expression(condition: Condition) -> Expression {
             names: Some(HashMap::from([("#version".to_string(), item_store::VERSION_ATTR.to_string())])),
             values: Some(HashMap::from([(":version".to_string(), AttributeValue::N(version.to_string()))])),
         },
+        Condition::AttributeIn { name, values } => {
+            let placeholders: Vec<String> = (0..values.len()).map(|i| format!(":in{i}")).collect();
+            Expression {
+                text: Some(format!("attribute_exists(#pk) AND #in IN ({})", placeholders.join(", "))),
+                names: Some(HashMap::from([("#pk".to_string(), PK_ATTR.to_string()), ("#in".to_string(), name)])),
+                values: Some(placeholders.into_iter().zip(values).map(|(p, v)| (p, AttributeValue::S(v))).collect()),
+            }
+        }
     }
 }
 
@@ -297,7 +305,7 @@ impl ItemStore for DynamoDbStore {
         let count = ops.len();
         let mut items = Vec::with_capacity(count);
         for op in &ops {
-            let expr = expression(op.condition());
+            let expr = expression(op.condition().clone());
             let item = match op {
                 TransactOp::Put { item, .. } => TransactWriteItem::builder().put(
                     Put::builder()

@@ -26,13 +26,18 @@ async fn setup(seat_limit: Option<u64>) -> (Service, Caller, String) {
     let client = common::client_at(&common::serialized(&common::endpoint()).await);
     let table = common::create_table(&client).await;
     let service = Arc::new(Provisioning::new(DynamoDbStore::new(&client, table)));
-    let tenant = service.create_tenant("Contoso", seat_limit).await.expect("tenant");
+    let tenant = service.create_tenant("Contoso", seat_limit).await.expect("tenant").tenant;
+    let caller = integration(&service, &tenant, "Entra").await;
+    (service, caller, tenant)
+}
+
+/// A SCIM integration of `tenant` named `name`, and the caller its token authenticates as.
+async fn integration(service: &Service, tenant: &str, name: &str) -> Caller {
     let created = service
-        .create_integration(&Caller::admin(&tenant.tenant), IntegrationKind::Scim, "Entra", Settings::default())
+        .create_integration(&Caller::admin(tenant), IntegrationKind::Scim, name, Settings::default())
         .await
         .expect("integration");
-    let caller = service.authenticate(&created.token).await.expect("token");
-    (service, caller, tenant.tenant)
+    service.authenticate(&created.token).await.expect("token")
 }
 
 fn user(name: &str) -> Value {
@@ -141,12 +146,12 @@ fn member_ids(group: &Value) -> BTreeSet<String> {
     group["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect()
 }
 
-/// The membership rules on DynamoDB: an unknown member refuses the PATCH with nothing
-/// applied, a group cannot contain itself, and a user deleted while adds name it, and a
+/// The membership rules on DynamoDB: an unknown member, or one the caller cannot reach,
+/// refuses the PATCH with nothing applied, a group cannot contain itself, and a user deleted while adds name it, and a
 /// group deleted while members are added, leave no membership behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memberships_name_existing_members_and_groups_on_dynamodb() {
-    let (service, entra, _) = setup(None).await;
+    let (service, entra, tenant) = setup(None).await;
     let mut ids = Vec::new();
     for n in 0..6 {
         ids.push(id_of(&service.create(&entra, &USERS, &user(&format!("m{n}"))).await.expect("user").resource));
@@ -162,6 +167,13 @@ async fn memberships_name_existing_members_and_groups_on_dynamodb() {
     let all = AttributeSelection::default();
     assert!(member_ids(&service.get(&entra, &GROUPS, &group, &all).await.expect("get")).is_empty(), "nothing applied");
     assert_eq!(service.patch(&entra, &GROUPS, &group, &add(vec![group.clone()]), None).await.expect_err("itself").to_scim().status, 400);
+    // Another integration's user is as unknown to it as a random id.
+    let okta = integration(&service, &tenant, "Okta").await;
+    let neighbour = id_of(&service.create(&okta, &USERS, &user("neighbour")).await.expect("user").resource);
+    let hidden = service.patch(&entra, &GROUPS, &group, &add(vec![ids[0].clone(), neighbour.clone()]), None).await.expect_err("hidden");
+    assert_eq!((hidden.to_scim().status, hidden.to_scim().scim_type), (400, Some(ScimType::InvalidValue)));
+    assert!(hidden.to_scim().detail.contains(&neighbour));
+    assert!(member_ids(&service.get(&entra, &GROUPS, &group, &all).await.expect("get")).is_empty(), "nothing applied");
 
     // A user deleted while four PATCHes add it: afterwards no group names it.
     let doomed = ids[5].clone();

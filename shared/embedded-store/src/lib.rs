@@ -97,7 +97,7 @@ fn index_entries(item: &Item) -> Vec<Vec<u8>> {
 
 fn prepare(op: TransactOp) -> Result<PreparedOp, StoreError> {
     let key = keys::item_key(op.key());
-    let condition = op.condition();
+    let condition = op.condition().clone();
     let write = match op {
         TransactOp::Put { item, .. } => PreparedWrite::Put {
             value: serde_json::to_vec(&item).map_err(|e| StoreError::Invalid(format!("item {}: {e}", item.key)))?,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::*;
 use item_store::{ItemStore, Query, SortKey};
 use provisioning::storage::keys;
-use provisioning::{Caller, GROUPS, Provisioning, USERS};
+use provisioning::{Caller, GROUPS, Provisioning, Settings, USERS};
 use serde_json::{Value, json};
 
 fn members(ids: &[String]) -> Value {
@@ -88,6 +88,49 @@ async fn unknown_members_are_refused_by_name_and_nothing_is_applied() {
     let error = service.patch(&entra, &GROUPS, &group, &add(std::slice::from_ref(&group)), None).await.expect_err("itself");
     assert_eq!(error.to_scim().status, 400);
     assert!(error.to_scim().detail.contains("itself"));
+}
+
+/// An integration names as members only the users and groups it reaches: its own, the
+/// manual ones with *include manually provisioned users*, all with *read all users*.
+/// Another integration's user is as unknown to it as a random id, in a small PATCH and
+/// in a large one, and in a create.
+#[tokio::test]
+async fn members_the_caller_cannot_reach_are_refused_like_unknown_ones() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let entra = scim_integration(&service, &tenant).await;
+    let okta = scim_integration(&service, &tenant).await;
+    let (manual_claimer, _) = integration(&service, &tenant, Settings { include_manual_users: true, ..Settings::default() }).await;
+    let (reader, _) = integration(&service, &tenant, Settings { read_all_users: true, ..Settings::default() }).await;
+    let admin = tenant.admin.clone();
+    let own = users(&service, &entra, "own", 60).await;
+    let neighbour = users(&service, &okta, "neighbour", 1).await.remove(0);
+    let manual = users(&service, &admin, "manual", 1).await.remove(0);
+    let group = id_of(&service.create(&entra, &GROUPS, &group_body("Sales")).await.expect("group").resource);
+    for hidden in [&neighbour, &manual] {
+        for size in [3, 60] {
+            let mut ids = own[..size].to_vec();
+            ids.push(hidden.clone());
+            let scim = service.patch(&entra, &GROUPS, &group, &add(&ids), None).await.expect_err("hidden member").to_scim();
+            assert_eq!((scim.status, scim.scim_type.map(|t| t.as_str())), (400, Some("invalidValue")), "{scim:?}");
+            assert!(scim.detail.contains(hidden.as_str()), "{}", scim.detail);
+            assert!(member_ids(&service, &entra, &group).await.is_empty(), "{hidden} at {size}: nothing applied");
+        }
+    }
+    let body = json!({"displayName": "Mixed", "members": [{"value": own[0]}, {"value": neighbour}]});
+    assert_eq!(service.create(&entra, &GROUPS, &body).await.expect_err("create naming a hidden user").to_scim().status, 400);
+
+    // Whom the switches let it reach, it may name.
+    service.patch(&entra, &GROUPS, &group, &add(&own[..2]), None).await.expect("own users");
+    let claimers = id_of(&service.create(&manual_claimer, &GROUPS, &group_body("Claimers")).await.expect("group").resource);
+    service.patch(&manual_claimer, &GROUPS, &claimers, &add(std::slice::from_ref(&manual)), None).await.expect("a manual user");
+    let refused = service.patch(&manual_claimer, &GROUPS, &claimers, &add(std::slice::from_ref(&neighbour)), None).await;
+    assert_eq!(refused.expect_err("another integration's user").to_scim().status, 400);
+    let readers = id_of(&service.create(&reader, &GROUPS, &group_body("Readers")).await.expect("group").resource);
+    service.patch(&reader, &GROUPS, &readers, &add(&[neighbour.clone(), manual.clone(), own[0].clone()]), None).await.expect("any user");
+    service.patch(&admin, &GROUPS, &group, &add(std::slice::from_ref(&neighbour)), None).await.expect("the admin reaches everyone");
+    let expected: BTreeSet<String> = [own[0].clone(), own[1].clone(), neighbour.clone()].into();
+    assert_eq!(member_ids(&service, &admin, &group).await, expected);
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ macro_rules! contract_tests {
     ($make:expr) => {
         $crate::contract_tests!(@cases $make;
             round_trip, conditions_on_put, conditions_on_delete, validation,
-            transaction_all_or_nothing, transaction_check_ops, transaction_increments, transaction_limits,
+            transaction_all_or_nothing, transaction_check_ops, transaction_increments, attribute_conditions, transaction_limits,
             query_sort_key_conditions, query_paging_ascending, query_paging_descending,
             query_foreign_cursor_rejected, index_query_and_maintenance, index_paging_with_ties,
             concurrent_creates_one_wins, optimistic_concurrency_increments);
@@ -58,6 +58,7 @@ pub async fn run_all<S: ItemStore + 'static>(store: &Arc<S>) {
     transaction_all_or_nothing(store).await;
     transaction_check_ops(store).await;
     transaction_increments(store).await;
+    attribute_conditions(store).await;
     transaction_limits(store).await;
     query_sort_key_conditions(store).await;
     query_paging_ascending(store).await;
@@ -90,7 +91,7 @@ fn item(pk: &str, sk: &str, value: Value) -> Item {
 
 async fn must_put<S: ItemStore>(store: &S, item: Item, condition: Condition) {
     let key = item.key.clone();
-    if let Err(e) = store.put(item, condition).await {
+    if let Err(e) = store.put(item, condition.clone()).await {
         panic!("put {key} with {condition:?} failed: {e}");
     }
 }
@@ -178,7 +179,7 @@ pub async fn conditions_on_put<S: ItemStore + 'static>(store: &Arc<S>) {
     let v = |n: u64| item(&pk, "item", json!({"version": n}));
 
     for condition in [Condition::Present, Condition::VersionEquals(0)] {
-        assert_eq!(store.put(v(1), condition).await, Err(StoreError::ConditionFailed), "{condition:?} on a missing item");
+        assert_eq!(store.put(v(1), condition.clone()).await, Err(StoreError::ConditionFailed), "{condition:?} on a missing item");
         assert_eq!(must_get(store, &key).await, None, "{condition:?} wrote");
     }
     must_put(store, v(1), Condition::Absent).await;
@@ -205,7 +206,7 @@ pub async fn conditions_on_delete<S: ItemStore + 'static>(store: &Arc<S>) {
     let stored = item(&pk, "item", json!({"version": 5}));
     must_put(store, stored.clone(), Condition::Absent).await;
     for condition in [Condition::Absent, Condition::VersionEquals(4)] {
-        assert_eq!(store.delete(&key, condition).await, Err(StoreError::ConditionFailed), "{condition:?}");
+        assert_eq!(store.delete(&key, condition.clone()).await, Err(StoreError::ConditionFailed), "{condition:?}");
         assert_eq!(must_get(store, &key).await, Some(stored.clone()));
     }
     assert_eq!(store.delete(&key, Condition::VersionEquals(5)).await, Ok(()));
@@ -280,7 +281,7 @@ pub async fn transaction_check_ops<S: ItemStore + 'static>(store: &Arc<S>) {
         [(Condition::Absent, Some(CancelReason::ConditionFailed)), (Condition::VersionEquals(6), Some(CancelReason::ConditionFailed))]
     {
         assert_eq!(
-            store.transact(vec![add(), check(condition)]).await,
+            store.transact(vec![add(), check(condition.clone())]).await,
             Err(StoreError::TransactionCanceled { reasons: vec![None, reason] }),
             "{condition:?}"
         );
@@ -341,6 +342,33 @@ pub async fn transaction_increments<S: ItemStore + 'static>(store: &Arc<S>) {
     for by in [&[("pk", 1)][..], &[("gsi1sk", 1)][..], &[][..], &[("n", 1), ("n", 1)][..]] {
         assert!(matches!(store.transact(vec![increment("counter", by, Condition::None)]).await, Err(StoreError::Invalid(_))), "{by:?}");
     }
+}
+
+/// `AttributeIn` holds for an existing item whose string attribute is one of the values,
+/// on every kind of operation, an increment's included (its names and values merge).
+pub async fn attribute_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
+    let pk = prefix("attribute_conditions");
+    let from = |values: &[&str]| Condition::AttributeIn { name: "source".into(), values: values.iter().map(|v| v.to_string()).collect() };
+    let member = item(&pk, "member", json!({"source": "integration-a", "version": 1}));
+    let unsourced = item(&pk, "unsourced", json!({"version": 1}));
+    must_put(store, member.clone(), Condition::Absent).await;
+    must_put(store, unsourced.clone(), Condition::Absent).await;
+    let check = |sk: &str, condition| TransactOp::Check { key: Key::new(&pk, sk), condition };
+    let refused = Err(StoreError::TransactionCanceled { reasons: vec![Some(CancelReason::ConditionFailed)] });
+
+    for (sk, values) in [("member", &["integration-b", "manual"][..]), ("unsourced", &["integration-a"][..]), ("nobody", &["integration-a"][..])] {
+        assert_eq!(store.transact(vec![check(sk, from(values))]).await, refused, "{sk} from {values:?}");
+    }
+    assert_eq!(store.transact(vec![check("member", from(&["manual", "integration-a"]))]).await, Ok(()));
+    assert_eq!(store.put(member.clone(), from(&["integration-b"])).await, Err(StoreError::ConditionFailed));
+    must_put(store, member.clone(), from(&["integration-a"])).await;
+
+    let increment = |condition| TransactOp::Increment { key: member.key.clone(), by: vec![("groups".into(), 1), ("version".into(), 1)], condition };
+    assert_eq!(store.transact(vec![increment(from(&["integration-b"]))]).await, refused);
+    assert_eq!(store.transact(vec![increment(from(&["integration-a", "manual"]))]).await, Ok(()));
+    let expected = item(&pk, "member", json!({"source": "integration-a", "version": 2, "groups": 1}));
+    assert_eq!(must_get(store, &member.key).await, Some(expected));
+    assert_eq!(store.delete(&unsourced.key, from(&["manual"])).await, Err(StoreError::ConditionFailed));
 }
 
 /// 100 operations are accepted; 0, 101, duplicate keys or a `Check` without condition are

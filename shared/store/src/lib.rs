@@ -113,7 +113,7 @@ pub const GSI3: Index = Index { name: "gsi3", pk_attr: "gsi3pk", sk_attr: "gsi3s
 pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
 /// A condition on the current item with the write's key, checked atomically with the write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     /// No condition.
     None,
@@ -124,6 +124,9 @@ pub enum Condition {
     /// An item exists and its `version` attribute equals this number (optimistic
     /// concurrency; a missing item or missing attribute fails).
     VersionEquals(u64),
+    /// An item exists and its string attribute `name` is one of `values`, which must not
+    /// be empty (e.g. "the member exists and comes from a source the caller may name").
+    AttributeIn { name: String, values: Vec<String> },
 }
 
 impl Condition {
@@ -135,6 +138,10 @@ impl Condition {
             Condition::Absent => current.is_none(),
             Condition::Present => current.is_some(),
             Condition::VersionEquals(v) => current.and_then(Item::version) == Some(*v),
+            Condition::AttributeIn { name, values } => current
+                .and_then(|item| item.attrs.get(name))
+                .and_then(|value| value.as_str())
+                .is_some_and(|value| values.iter().any(|allowed| allowed == value)),
         }
     }
 }
@@ -176,12 +183,12 @@ impl TransactOp {
         }
     }
 
-    pub fn condition(&self) -> Condition {
+    pub fn condition(&self) -> &Condition {
         match self {
             TransactOp::Put { condition, .. }
             | TransactOp::Delete { condition, .. }
             | TransactOp::Check { condition, .. }
-            | TransactOp::Increment { condition, .. } => *condition,
+            | TransactOp::Increment { condition, .. } => condition,
         }
     }
 }

@@ -49,7 +49,7 @@ impl<S: ItemStore> Provisioning<S> {
         let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
         let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
         let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
-        let changes = members::add_changes(&caller.tenant, &id, &apart)?;
+        let changes = members::add_changes(caller, &id, &apart)?;
         let record = Record {
             pending_members: needs_intent(changes.len()),
             id,
@@ -136,7 +136,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut resource = prepare_replace(descriptor.resource_type, &record.resource, body)?;
         let apart = take_apart(descriptor, &mut resource);
         // Added, not replaced: the claimed group keeps its members.
-        let member_changes = members::add_changes(&caller.tenant, &record.id, &apart)?;
+        let member_changes = members::add_changes(caller, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
         let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim };
         let mut written = self.commit(caller, descriptor, version, true, None).await?;

@@ -54,7 +54,7 @@ impl Children {
         let naming = if exact { Condition::Present } else { Condition::None };
         let mut ops: Vec<TransactOp> = self.removals.iter().flat_map(MemberChange::ops).collect();
         ops.extend(self.devices.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: Condition::None }));
-        ops.extend(self.naming.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: naming }));
+        ops.extend(self.naming.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: naming.clone() }));
         ops
     }
 }
@@ -177,7 +177,7 @@ impl<S: ItemStore> Provisioning<S> {
                 false => (Condition::None, Vec::new()),
             };
             by.push(("version".to_string(), 1));
-            let mut ops: Vec<TransactOp> = page.iter().map(|key| TransactOp::Delete { key: key.clone(), condition }).collect();
+            let mut ops: Vec<TransactOp> = page.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: condition.clone() }).collect();
             ops.push(TransactOp::Increment { key: children.resource.clone(), by, condition: Condition::VersionEquals(*version) });
             if !self.transact_unless_canceled(ops).await? {
                 return Ok(false);

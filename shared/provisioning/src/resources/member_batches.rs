@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use item_store::{CancelReason, Condition, ItemStore, MAX_TRANSACT_OPS, StoreError, TransactOp};
+use item_store::{CancelReason, ItemStore, MAX_TRANSACT_OPS, StoreError, TransactOp};
 
 use crate::error::Result;
 use crate::resources::members::{MemberChange, unknown_member};
 use crate::service::Provisioning;
-use crate::storage::keys;
 use crate::storage::transaction::{Failed, run_batches};
 
 /// How many changes fit in a transaction beside `fixed` other operations.
@@ -79,12 +78,12 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// Refuses (400) a write whose added members are not all users or groups of the
-    /// tenant, before anything is written: presence checks, 100 a transaction.
-    pub(crate) async fn check_members_exist(&self, tenant: &str, changes: &[MemberChange]) -> Result<()> {
+    /// tenant that the caller reaches, before anything is written: checks, 100 a
+    /// transaction.
+    pub(crate) async fn check_members_exist(&self, changes: &[MemberChange]) -> Result<()> {
         let added: Vec<&MemberChange> = changes.iter().filter(|c| c.added).collect();
         for chunk in added.chunks(MAX_TRANSACT_OPS) {
-            let checks =
-                chunk.iter().map(|c| TransactOp::Check { key: keys::resource(tenant, &c.member), condition: Condition::Present }).collect();
+            let checks = chunk.iter().map(|c| c.member_check()).collect();
             match self.store.transact(checks).await {
                 Ok(()) => {}
                 Err(StoreError::TransactionCanceled { reasons }) => {

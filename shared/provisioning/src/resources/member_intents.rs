@@ -130,7 +130,8 @@ impl<S: ItemStore> Provisioning<S> {
                 .map_err(|e| Error::Internal(format!("stored member intent of {group}: {e}")))?;
             for change in recorded {
                 changes.extend(match change.added {
-                    true => MemberChange::add(tenant, group, &change.value),
+                    // Whoever rolls forward: the recording write checked that the caller reaches them.
+                    true => MemberChange::add(tenant, group, &change.value, &Condition::Present),
                     false => Some(MemberChange::remove(tenant, group, &change.member)),
                 });
             }

@@ -29,7 +29,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut fixed = fixed.into_ops();
         let recorded = needs_intent(changes.len());
         if recorded {
-            self.check_members_exist(tenant, &changes).await?;
+            self.check_members_exist(&changes).await?;
             fixed.extend(intent_ops(tenant, group, &changes)?);
             changes.clear();
         }

@@ -3,11 +3,10 @@
 //! - Adding and removing are idempotent puts and deletes, batched [`MAX_TRANSACT_OPS`] to a
 //!   transaction, so adding k members costs ceil(k/100) transactions (see
 //!   `storage::transaction::batches`).
-//! - Member ids are not checked against the directory at write time: a check per member
-//!   would double the operations per transaction. Isolation does not depend on it: a
-//!   membership item lives under the group's tenant and is looked up only under that
-//!   tenant, so a foreign id is an opaque string in this tenant's group, never a way to
-//!   another tenant's data. Deleting a user or group removes the memberships naming it.
+//! - An added member must exist and be reachable by the caller: the member's count is
+//!   incremented in the membership's own transaction on that condition, so an unknown,
+//!   deleted or hidden member cancels it (400, nothing written). Deleting a user or group
+//!   removes the memberships naming it, counted against that same count.
 //! - A GET returns at most `Limits::max_members_in_response` members (else 400 `tooMany`:
 //!   ask with `excludedAttributes=members`); remove-all and remove-by-filter examine at
 //!   most [`MAX_MEMBER_SCAN`].
@@ -22,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::resources::record::MEMBER_OF;
 use crate::service::{MAX_MEMBERS_IN_RESPONSE, Provisioning};
+use crate::tenancy::ownership::{Caller, reachable_sources};
 use crate::storage::keys::{self, GSI2_PK, GSI2_SK, MAX_KEY_VALUE_BYTES};
 use crate::storage::paging;
 
@@ -77,11 +77,13 @@ pub(crate) struct MemberChange {
 }
 
 impl MemberChange {
-    pub(crate) fn add(tenant: &str, group: &str, member: &Value) -> Option<MemberChange> {
+    /// Adding `member` to `group`, on the condition `naming` on the member (see
+    /// [`naming_condition`]).
+    pub(crate) fn add(tenant: &str, group: &str, member: &Value, naming: &Condition) -> Option<MemberChange> {
         let item = member_item(tenant, group, member)?;
         let id = item.attrs.get("value")?.as_str()?.to_string();
         Some(MemberChange {
-            count: count_op(tenant, &id, 1),
+            count: count_op(tenant, &id, 1, naming.clone()),
             member: id,
             added: true,
             value: member.clone(),
@@ -95,22 +97,40 @@ impl MemberChange {
             added: false,
             value: Value::Null,
             membership: TransactOp::Delete { key: keys::membership(tenant, group, member), condition: Condition::Present },
-            count: count_op(tenant, member, -1),
+            count: count_op(tenant, member, -1, Condition::Present),
         }
     }
 
     pub(crate) fn ops(&self) -> [TransactOp; 2] {
         [self.membership.clone(), self.count.clone()]
     }
+
+    /// The count's condition on the member alone, without writing anything.
+    pub(crate) fn member_check(&self) -> TransactOp {
+        TransactOp::Check { key: self.count.key().clone(), condition: self.count.condition().clone() }
+    }
 }
 
-/// The member's count and version, changed with a membership naming it, only while the
-/// member exists: that is the existence check.
-fn count_op(tenant: &str, member: &str, by: i64) -> TransactOp {
+/// The member's count and version, changed with a membership naming it, only while
+/// `condition` holds for the member: that is the existence check.
+fn count_op(tenant: &str, member: &str, by: i64, condition: Condition) -> TransactOp {
     TransactOp::Increment {
         key: keys::resource(tenant, member),
         by: vec![(MEMBER_OF.to_string(), by), ("version".to_string(), 1)],
-        condition: Condition::Present,
+        condition,
+    }
+}
+
+/// What a member added by `caller` must satisfy: it exists and, unless the caller
+/// reaches every record, comes from a source the caller reaches (so that an integration
+/// cannot name, or learn of, another integration's users).
+pub(crate) fn naming_condition(caller: &Caller) -> Condition {
+    match reachable_sources(caller) {
+        None => Condition::Present,
+        Some(sources) => Condition::AttributeIn {
+            name: "source".into(),
+            values: sources.iter().map(|source| source.as_stored().to_string()).collect(),
+        },
     }
 }
 
@@ -120,16 +140,17 @@ fn self_member(group: &str) -> Error {
 
 pub(crate) fn unknown_member(member: &str) -> Error {
     Error::invalid_value(format!(
-        "members value \"{member}\" is not a user or group of this tenant: send the id of an existing user or group"
+        "members value \"{member}\" is not a user or group of this tenant that the caller can reach: send the id of an existing user or group"
     ))
 }
 
-/// The changes adding `members` (deduplicated by id) to a group.
-pub(crate) fn add_changes(tenant: &str, group: &str, members: &[Value]) -> Result<Vec<MemberChange>> {
+/// The changes by which `caller` adds `members` (deduplicated by id) to a group.
+pub(crate) fn add_changes(caller: &Caller, group: &str, members: &[Value]) -> Result<Vec<MemberChange>> {
     check_member_ids(members)?;
+    let naming = naming_condition(caller);
     let mut by_id = BTreeMap::new();
     for member in members {
-        if let Some(change) = MemberChange::add(tenant, group, member) {
+        if let Some(change) = MemberChange::add(&caller.tenant, group, member, &naming) {
             if change.member == group {
                 return Err(self_member(group));
             }
@@ -143,7 +164,8 @@ impl<S: ItemStore> Provisioning<S> {
     /// The membership changes carrying out a PATCH's (or PUT's) member changes on group
     /// `group`, in order: the last change to a member wins. Reads existing members only
     /// for remove-all and remove-by-filter.
-    pub(crate) async fn membership_changes(&self, tenant: &str, group: &str, changes: &[ApartChange]) -> Result<Vec<MemberChange>> {
+    pub(crate) async fn membership_changes(&self, caller: &Caller, group: &str, changes: &[ApartChange]) -> Result<Vec<MemberChange>> {
+        let tenant = caller.tenant.as_str();
         let mut desired: BTreeMap<String, Option<Value>> = BTreeMap::new();
         let mut existing: Option<Vec<Value>> = None;
         let attribute = GROUP_RESOURCE.find_attribute(None, "members").map(|at| at.attribute);
@@ -184,10 +206,11 @@ impl<S: ItemStore> Provisioning<S> {
                 }
             }
         }
+        let naming = naming_condition(caller);
         Ok(desired
             .into_iter()
             .filter_map(|(id, member)| match member {
-                Some(member) => MemberChange::add(tenant, group, &member),
+                Some(member) => MemberChange::add(tenant, group, &member, &naming),
                 None => Some(MemberChange::remove(tenant, group, &id)),
             })
             .collect())

@@ -143,7 +143,7 @@ impl<S: ItemStore> Provisioning<S> {
         // PUT replaces the members too: the existing ones are read to know what to remove
         // (and whether anything changes at all).
         let member_changes =
-            if changes.is_empty() { Vec::new() } else { self.membership_changes(&caller.tenant, &record.id, &changes).await? };
+            if changes.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &changes).await? };
         let changed = attribute_names(&resource, &apart, descriptor);
         let modifies = resource != record.resource || !member_changes.is_empty();
         Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Replace }, modifies))
@@ -161,7 +161,7 @@ impl<S: ItemStore> Provisioning<S> {
         let outcome = apply_patch(descriptor.resource_type, &mut resource, request)?;
         let modifies = outcome.changed || !outcome.apart.is_empty();
         let member_changes =
-            if outcome.apart.is_empty() { Vec::new() } else { self.membership_changes(&caller.tenant, &record.id, &outcome.apart).await? };
+            if outcome.apart.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &outcome.apart).await? };
         let changed = outcome.changed_attributes;
         Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Patch }, modifies))
     }

@@ -189,6 +189,20 @@ pub fn decide(caller: &Caller, source: &Source, operation: Operation) -> Decisio
     }
 }
 
+/// The sources of the records `caller` reaches (see [`reachable`]), or `None` for every
+/// source: what an added group member must come from.
+pub fn reachable_sources(caller: &Caller) -> Option<Vec<Source>> {
+    let Actor::Integration { id, settings } = &caller.actor else { return None };
+    if settings.read_all_users {
+        return None;
+    }
+    let mut sources = vec![Source::Integration(id.clone())];
+    if settings.include_manual_users {
+        sources.push(Source::Manual);
+    }
+    Some(sources)
+}
+
 /// Whether the record exists for the caller at all (else 404 before anything else is
 /// checked, so that preconditions do not reveal records the caller cannot reach).
 pub fn reachable(caller: &Caller, source: &Source) -> bool {
@@ -213,6 +227,21 @@ mod tests {
         assert_eq!(admin.source(), Source::Manual);
         assert_eq!(Source::from_stored(Source::Integration("x".into()).as_stored()), Source::Integration("x".into()));
         assert_eq!(Source::from_stored("manual"), Source::Manual);
+    }
+
+    #[test]
+    fn reachable_sources_are_the_sources_reachable_decides_for() {
+        let sources = [Source::Manual, Source::Integration("me".into()), Source::Integration("other".into())];
+        for (include_manual_users, read_all_users) in [(false, false), (true, false), (false, true), (true, true)] {
+            let settings = Settings { include_manual_users, read_all_users, ..Settings::default() };
+            for caller in [Caller::integration("t", "me", settings), Caller::admin("t")] {
+                let listed = reachable_sources(&caller);
+                for source in &sources {
+                    let named = listed.as_ref().is_none_or(|list| list.contains(source));
+                    assert_eq!(named, reachable(&caller, source), "{caller:?} {source:?}");
+                }
+            }
+        }
     }
 
     #[test]
