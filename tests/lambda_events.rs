@@ -164,7 +164,7 @@ async fn every_sample_event_through_the_lambda_glue() {
 
     let group = h.send("groups-create.json", http, 201).await;
     h.values.push(("groupId", group["id"].as_str().expect("group id").to_string()));
-    h.send("groups-patch.json", http, 200).await;
+    h.send("groups-patch.json", http, 204).await;
     assert!(h.send("groups-get.json", http, 200).await.get("members").is_none());
     assert_eq!(h.send("groups-list.json", http, 200).await["totalResults"], 1);
 

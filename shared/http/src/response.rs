@@ -128,6 +128,12 @@ impl Failure {
         .into()
     }
 
+    /// 501 for an endpoint of RFC 7644 this service does not offer, saying what to send
+    /// instead.
+    pub(crate) fn not_implemented(detail: &str) -> Self {
+        ScimError::new(501, None, detail).into()
+    }
+
     pub(crate) fn too_large(limit: usize) -> Self {
         ScimError::new(413, None, format!("the request body is larger than {limit} bytes")).into()
     }

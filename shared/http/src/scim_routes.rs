@@ -48,6 +48,14 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         [name, id] if name.eq_ignore_ascii_case("ResourceTypes") => discovery_get(method, || discovery::resource_type_document(&base, id)),
         [name] if name.eq_ignore_ascii_case("Schemas") => discovery_get(method, || Some(discovery::schemas_document(&base))),
         [name, id] if name.eq_ignore_ascii_case("Schemas") => discovery_get(method, || discovery::schema_document(&base, id)),
+        // RFC 7644 §3.11: a provider without `/Me` answers 501; `/Bulk` likewise, as
+        // ServiceProviderConfig says `bulk.supported: false`.
+        [name, ..] if name.eq_ignore_ascii_case("Me") => Err(Failure::not_implemented(
+            "the Me endpoint is not supported: a token belongs to a provisioning integration, not to a user; read the user by its id at Users",
+        )),
+        [name] if name.eq_ignore_ascii_case("Bulk") => Err(Failure::not_implemented(
+            "bulk operations are not supported (ServiceProviderConfig: bulk.supported is false): send each operation as its own request",
+        )),
         [name, rest @ ..] => match (descriptor(name), rest) {
             (Some(d), []) => match *method {
                 Method::GET => scim.list_get(d).await,
@@ -101,8 +109,17 @@ impl<S: ItemStore> Scim<'_, S> {
     }
 
     /// Adds `meta.location` (the domain leaves it to this layer, which knows the URL)
-    /// when the projection kept `meta`; returns the location.
+    /// when the projection kept `meta`, and makes the `$ref`s of members and groups
+    /// absolute; returns the location.
     fn locate(&self, descriptor: &TypeDescriptor, resource: &mut Value) -> Option<String> {
+        for attribute in ["members", "groups"] {
+            let references = resource.get_mut(attribute).and_then(Value::as_array_mut).into_iter().flatten();
+            for reference in references.filter_map(|element| element.get_mut("$ref")) {
+                if let Some(path) = reference.as_str().filter(|path| path.starts_with('/')) {
+                    *reference = Value::String(format!("{}{path}", self.base));
+                }
+            }
+        }
         let id = resource.get("id").and_then(Value::as_str)?.to_string();
         let location = self.location(descriptor, &id);
         if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
@@ -208,9 +225,14 @@ impl<S: ItemStore> Scim<'_, S> {
         self.written(descriptor, &selection, written, StatusCode::OK)
     }
 
+    /// A group PATCH answers 204 unless the client asked for attributes the write knows
+    /// without reading the whole membership back (e.g. `excludedAttributes=members`).
     async fn patch(&self, descriptor: &TypeDescriptor, id: &str, body: &Bytes) -> Outcome {
         let selection = self.selection()?;
         let written = self.context.service.patch(self.caller, descriptor, id, &json_body(body)?, self.if_match()).await?;
+        if written.lacks_members(descriptor, &selection) {
+            return Ok(Reply::no_content().etag(Some(scim::etag::etag(written.version))));
+        }
         self.written(descriptor, &selection, written, StatusCode::OK)
     }
 

@@ -657,7 +657,8 @@ async fn unique_names_are_one_spelling_however_they_are_sent() {
     let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": "alice@x.test"}).to_string()).await;
     assert_eq!(response.status(), 201, "the old name is free again: {:?}", body(&response));
     let group = patch_body(json!([{"op": "replace", "path": "displayName", "value": " Sales "}]));
-    assert_eq!(body(&s.send("PATCH", &s.scim(&format!("/Groups/{}", s.group)), Some(&s.token), &group).await)["displayName"], "Sales");
+    let renamed = s.send("PATCH", &s.scim(&format!("/Groups/{}?excludedAttributes=members", s.group)), Some(&s.token), &group).await;
+    assert_eq!(body(&renamed)["displayName"], "Sales");
     // A name that is only blanks is a missing name.
     let response = s.send("POST", &s.scim("/Users"), Some(&s.token), &json!({"userName": " \u{3000} "}).to_string()).await;
     let detail = expect_error("blank name", &response, 400, Some("invalidValue"));

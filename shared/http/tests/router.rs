@@ -89,6 +89,19 @@ async fn request_ids_and_stage_prefixed_urls() {
     assert_eq!(response.headers()["x-request-id"], "gw-1");
 }
 
+/// RFC 7644 endpoints the service does not offer answer 501 saying what to send instead,
+/// not 404 as if the URL were mistyped.
+#[tokio::test]
+async fn me_and_bulk_are_501_saying_what_to_send_instead() {
+    let s = setup().await;
+    for (method, path, words) in [("GET", "/Me", "read the user by its id"), ("PATCH", "/me", "not to a user"), ("POST", "/Bulk", "its own request")] {
+        let response = s.router.handle(request(method, &format!("/scim/v2/{}{path}", s.integration), &s.token, "{}")).await;
+        assert_eq!(response.status(), 501, "{method} {path}");
+        let detail = json(&response)["detail"].as_str().unwrap_or_default().to_string();
+        assert!(detail.contains(words), "{method} {path}: {detail}");
+    }
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_413_even_without_a_front_end_limit() {
     let s = setup().await;

@@ -51,7 +51,9 @@ async fn members_added_and_removed_by_value_array_and_by_filter() {
 
     // A user's read-only groups, on request.
     let with_groups = service.get(&entra, &USERS, &users[2], &selection(Some("groups,userName"), None)).await.unwrap();
-    assert_eq!(with_groups["groups"], json!([{"value": group}]));
+    assert_eq!(with_groups["groups"], json!([{"value": group, "$ref": format!("/Groups/{group}"), "type": "direct"}]));
+    // Returned on request only: a plain GET does not cost the index query.
+    assert!(service.get(&entra, &USERS, &users[2], &all_attributes()).await.unwrap().get("groups").is_none());
     let removed_user = service.get(&entra, &USERS, &users[0], &selection(Some("groups"), None)).await.unwrap();
     assert!(removed_user.get("groups").is_none());
 

@@ -241,10 +241,17 @@ async fn claims_keep_devices_and_enrollment_and_groups_claim_by_display_name() {
     // Claims take no seat.
     assert_eq!(service.seats(&tenant.id).await.unwrap().used, 1);
 
-    let group = service.create(&tenant.admin, &GROUPS, &json!({"displayName": "Sales"})).await.unwrap();
-    let claimed_group = service.create(&entra, &GROUPS, &group_body("sales")).await.unwrap();
+    // A claimed group keeps its members, adds the request's, and answers them all.
+    let kept = id_of(&service.create(&tenant.admin, &USERS, &json!({"userName": "kept"})).await.unwrap().resource);
+    let added = id_of(&service.create(&entra, &USERS, &json!({"userName": "added"})).await.unwrap().resource);
+    let group = service.create(&tenant.admin, &GROUPS, &json!({"displayName": "Sales", "members": [{"value": kept}]})).await.unwrap();
+    let body = json!({"displayName": "sales", "members": [{"value": added, "display": "Added"}]});
+    let claimed_group = service.create(&entra, &GROUPS, &body).await.unwrap();
     assert!(claimed_group.claimed);
     assert_eq!(id_of(&claimed_group.resource), id_of(&group.resource));
+    let mut expected = vec![json!({"value": kept}), json!({"value": added, "display": "Added"})];
+    expected.sort_by_key(|member| member["value"].as_str().map(str::to_string));
+    assert_eq!(claimed_group.members, Some(expected));
     // Now it is the integration's own: a second create collides.
     assert_eq!(service.create(&entra, &GROUPS, &group_body("Sales")).await.unwrap_err().to_scim().status, 409);
 }

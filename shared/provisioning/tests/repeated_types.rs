@@ -1,13 +1,22 @@
 //! A user with two work emails (RFC 7643 does not make `type` unique) through the
-//! domain: stored as sent, found by either address, and the work-email index (gsi3,
-//! one key per item) holds the primary work email, so Entra's
-//! `emails[type eq "work"].value eq` lookup by it is one index read.
+//! domain: stored as sent and found by either address, also by Entra's
+//! `emails[type eq "work"].value eq` lookup through the work-email index (the item
+//! indexes the primary, an alias item each other work email), and the aliases follow
+//! every change and the delete.
 
 mod common;
 
 use common::*;
+use item_store::{ItemStore, Query, SortKey};
 use provisioning::USERS;
+use provisioning::storage::keys;
 use serde_json::json;
+
+/// The work email alias items in the user's partition.
+async fn aliases(service: &provisioning::Provisioning<Store>, tenant: &str, id: &str) -> usize {
+    let query = Query::partition(keys::resource_partition(tenant, id)).sort(SortKey::Prefix("E#".into()));
+    service.store().query(&query).await.expect("query").items.len()
+}
 
 #[tokio::test]
 async fn a_user_with_two_work_emails_is_stored_found_and_patched() {
@@ -31,14 +40,15 @@ async fn a_user_with_two_work_emails_is_stored_found_and_patched() {
             assert_eq!(id_of(&found.resources[0]), id, "{text}");
         }
     };
-    // The indexed (primary) work email, by Entra's lookup and by the filter it parses to.
-    finds("emails[type eq \"work\"].value eq \"ANNA33@gmail.com\"".into()).await;
-    finds("emails[type eq \"work\" and value eq \"anna33@gmail.com\"]".into()).await;
-    // Either address by `emails.value` (evaluated on the listing, not the index).
-    for address in ["anna33@gmail.com", "anna33@example.com"] {
+    // Either address, by Entra's lookup and by the filter it parses to (the index: the
+    // item's own key and the alias), and by `emails.value` (the listing).
+    for address in ["ANNA33@gmail.com", "anna33@example.com"] {
+        finds(format!("emails[type eq \"work\"].value eq \"{address}\"")).await;
+        finds(format!("emails[type eq \"work\" and value eq \"{address}\"]")).await;
         finds(format!("emails.value eq \"{address}\"")).await;
         finds(format!("emails co \"{address}\"")).await;
     }
+    assert_eq!(aliases(&service, &tenant.id, &id).await, 1);
 
     // Making the other work email primary moves the index to it.
     let path = "emails[type eq \"work\" and value eq \"anna33@example.com\"].primary";
@@ -58,6 +68,19 @@ async fn a_user_with_two_work_emails_is_stored_found_and_patched() {
         .unwrap();
     assert_eq!(replaced.resource["emails"], json!([{"type": "work", "value": "new@contoso.com", "primary": true}]));
     finds("emails[type eq \"work\"].value eq \"new@contoso.com\"".into()).await;
-    let gone = service.list(&entra, &USERS, &filter("emails.value eq \"anna33@gmail.com\"")).await.unwrap();
-    assert_eq!(gone.total_results, Some(0));
+    for lookup in ["emails.value eq \"anna33@gmail.com\"", "emails[type eq \"work\"].value eq \"anna33@example.com\""] {
+        assert_eq!(service.list(&entra, &USERS, &filter(lookup)).await.unwrap().total_results, Some(0), "{lookup}");
+    }
+    assert_eq!(aliases(&service, &tenant.id, &id).await, 0, "the alias went with the address");
+
+    // Three work emails: the two others are aliases; a delete removes them with the user.
+    let three = json!([{"op": "replace", "path": "emails", "value": [
+        {"type": "work", "value": "a@contoso.com"}, {"type": "work", "value": "b@contoso.com"}, {"type": "work", "value": "c@contoso.com"}]}]);
+    service.patch(&entra, &USERS, &id, &patch(three), None).await.unwrap();
+    assert_eq!(aliases(&service, &tenant.id, &id).await, 2);
+    finds("emails[type eq \"work\"].value eq \"c@contoso.com\"".into()).await;
+    service.delete(&entra, &USERS, &id, None).await.unwrap();
+    assert_eq!(aliases(&service, &tenant.id, &id).await, 0, "deleted with the user");
+    let found = service.list(&entra, &USERS, &filter("emails[type eq \"work\"].value eq \"b@contoso.com\"")).await.unwrap();
+    assert_eq!(found.total_results, Some(0));
 }

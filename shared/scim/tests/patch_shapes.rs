@@ -308,7 +308,7 @@ fn group_members() {
 #[test]
 fn member_changes_are_reported_for_the_store_not_applied() {
     let request = PatchRequest::from_json(&patch(json!([
-        {"op": "Add", "path": "members", "value": [{"value": "u1", "$ref": null, "display": "ignored"}]},
+        {"op": "Add", "path": "members", "value": [{"value": "u1", "$ref": null, "display": "Ursula"}]},
         {"op": "remove", "path": "members[value eq \"u2\"]"},
         {"op": "remove", "path": "members[type eq \"Group\"]"}
     ])))
@@ -319,7 +319,7 @@ fn member_changes_are_reported_for_the_store_not_applied() {
     assert_eq!(resource, group(json!({})));
     assert_eq!(outcome.changed_attributes, vec!["members".to_string()]);
     assert_eq!(outcome.apart.len(), 3);
-    assert_eq!(outcome.apart[0], ApartChange { attribute: "members", change: ValuesChange::Add(vec![json!({"value": "u1"})]) });
+    assert_eq!(outcome.apart[0], ApartChange { attribute: "members", change: ValuesChange::Add(vec![json!({"value": "u1", "display": "Ursula"})]) });
     assert_eq!(outcome.apart[1], ApartChange { attribute: "members", change: ValuesChange::Remove(vec![json!({"value": "u2"})]) });
     assert!(matches!(&outcome.apart[2].change, ValuesChange::RemoveMatching(filter) if filter.to_string() == "type eq \"Group\""));
 }
@@ -385,7 +385,7 @@ fn rfc7644_examples() {
                 {"op": "remove", "path": "members"},
                 {"op": "add", "path": "members", "value": [{"display": "Babs Jensen", "$ref": "https://example.com/v2/Users/2819c223", "value": "2819c223"}]}
             ]),
-            group(json!({"members": [{"$ref": "https://example.com/v2/Users/2819c223", "value": "2819c223"}]})),
+            group(json!({"members": [{"$ref": "https://example.com/v2/Users/2819c223", "display": "Babs Jensen", "value": "2819c223"}]})),
         ),
     ]);
 }

@@ -10,9 +10,12 @@ use crate::resources::types::TypeDescriptor;
 /// The result of a write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Written {
-    /// The resource as stored, with `id` and `meta` (members of a group are not read back;
-    /// a GET returns them).
+    /// The resource as stored, with `id` and `meta`, without a group's members.
     pub resource: Value,
+    /// A group's members after the write, when the write knows them without reading
+    /// them back (a create or a replace: the request's); `None` after a PATCH or a claim
+    /// of a large group, and for users.
+    pub members: Option<Vec<Value>>,
     pub version: u64,
     /// 201 rather than 200.
     pub created: bool,
@@ -24,7 +27,23 @@ impl Written {
     /// The written resource as the client asked for it (`attributes`,
     /// `excludedAttributes`): projected exactly as a read is.
     pub fn projected(&self, descriptor: &TypeDescriptor, selection: &AttributeSelection) -> Value {
-        projected(descriptor, selection, &self.resource)
+        match (&self.members, &self.resource) {
+            (Some(members), Value::Object(fields)) if !members.is_empty() => {
+                let mut resource = fields.clone();
+                resource.insert("members".into(), Value::Array(members.clone()));
+                projected(descriptor, selection, &Value::Object(resource))
+            }
+            _ => projected(descriptor, selection, &self.resource),
+        }
+    }
+
+    /// Whether the answer the client asked for would need a group's members that the
+    /// write does not know (then the HTTP layer answers 204, RFC 7644 §3.5.2, rather
+    /// than read the whole membership or leave it out).
+    pub fn lacks_members(&self, descriptor: &TypeDescriptor, selection: &AttributeSelection) -> bool {
+        self.members.is_none()
+            && descriptor.resource_type.stored_apart.contains(&"members")
+            && selection.wants(descriptor.resource_type, "members")
     }
 }
 

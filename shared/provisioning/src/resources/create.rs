@@ -72,6 +72,9 @@ impl<S: ItemStore> Provisioning<S> {
             }
             let mut transaction = Transaction::new();
             transaction.push(TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent });
+            for alias in record.work_email_alias_items(tenant, descriptor) {
+                transaction.push(TransactOp::Put { item: alias, condition: Condition::None });
+            }
             let unique_op = transaction.push(TransactOp::Put {
                 item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()),
                 condition: Condition::Absent,
@@ -98,7 +101,10 @@ impl<S: ItemStore> Provisioning<S> {
             }
             transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
             match self.commit_with_members(tenant, &record.id, transaction, changes.clone()).await? {
-                Ok(()) => return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false }),
+                Ok(()) => {
+                    let members = descriptor.resource_type.stored_apart.contains(&"members").then(|| members::added_members(&changes));
+                    return Ok(Written { resource: record.to_scim(), version: 1, created: true, claimed: false, members });
+                }
                 Err(failed) if failed.at(unique_op) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
@@ -138,10 +144,21 @@ impl<S: ItemStore> Provisioning<S> {
         // Added, not replaced: the claimed group keeps its members.
         let member_changes = members::add_changes(caller, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
-        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim };
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim, members_after: None };
         let mut written = self.commit(caller, descriptor, version, true, None).await?;
         written.created = true;
         written.claimed = true;
+        // A claimed group keeps its members besides the request's: a create must answer
+        // the resource (no 204), so they are read, up to what a GET would show. The claim
+        // is committed: past that cap, or if the read fails, the answer goes without them
+        // rather than fail a write the client would then repeat.
+        if descriptor.resource_type.stored_apart.contains(&"members") {
+            let id = written.resource.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            match self.members(&caller.tenant, &id, self.limits.max_members_in_response).await {
+                Ok(members) => written.members = Some(members),
+                Err(error) => tracing::warn!(group = %id, ?error, "a claimed group's members are left out of the answer"),
+            }
+        }
         Ok(written)
     }
 }

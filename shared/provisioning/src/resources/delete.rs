@@ -17,6 +17,7 @@ use scim::etag::check_if_match;
 use crate::error::{Error, Result};
 use crate::log::LogOperation;
 use crate::resources::answers::{not_found, version_conflict};
+use crate::resources::attributes::MAX_WORK_EMAIL_ALIASES;
 use crate::resources::counts::count_change;
 use crate::resources::members::MemberChange;
 use crate::resources::record::{MEMBER_OF, Record};
@@ -29,9 +30,9 @@ use crate::storage::transaction::Transaction;
 use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
 
 /// The most operations a delete's transaction holds besides the children it removes: the
-/// resource, its uniqueness item, the outbox item and the seat counter (users), the log,
-/// the count.
-const MAX_DELETE_FIXED_OPS: usize = 6;
+/// resource, its uniqueness item, the outbox item, the seat counter and the work email
+/// aliases (users), the log, the count.
+const MAX_DELETE_FIXED_OPS: usize = 6 + MAX_WORK_EMAIL_ALIASES;
 
 /// The most devices one delete removes (a user has a handful).
 const MAX_DEVICES: usize = 10_000;
@@ -118,6 +119,9 @@ impl<S: ItemStore> Provisioning<S> {
             // An unsent enrollment email goes with its user (and a sent one's link state,
             // which no longer has a user to enroll).
             transaction.push(TransactOp::Delete { key: keys::outbox(tenant, id), condition: Condition::None });
+            for alias in record.work_email_alias_items(tenant, descriptor) {
+                transaction.push(TransactOp::Delete { key: alias.key, condition: Condition::None });
+            }
             seat_op = Some(transaction.push(self.seats_for_attempt(tenant, attempt).await?.release(tenant)));
         }
         let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));

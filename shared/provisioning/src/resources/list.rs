@@ -13,7 +13,9 @@
 //! Every walk holds one store page and the answer page: items are examined as they come,
 //! and only the requested page is kept.
 
-use item_store::{Cursor, ItemStore, Query};
+use std::collections::BTreeSet;
+
+use item_store::{Cursor, GSI3, ItemStore, Query};
 use scim::ScimError;
 use scim::list::{ListQuery, ListResponse, page};
 use serde_json::Value;
@@ -23,7 +25,7 @@ use crate::resources::answers::projected;
 use crate::resources::bookmarks::PagedListing;
 use crate::resources::plan::{Order, Plan, order, plan};
 use crate::resources::read::MAX_ID_LEN;
-use crate::resources::record::Record;
+use crate::resources::record::{ALIAS_OF, Record};
 use crate::resources::types::TypeDescriptor;
 use crate::service::Provisioning;
 use crate::storage::cursor::{encode_cursor, unbind};
@@ -115,6 +117,14 @@ impl<S: ItemStore> Provisioning<S> {
                 };
                 let matching = found.map(|item| Record::from_item(&item)).transpose()?.and_then(|r| keep(&r)).into_iter().collect();
                 let mut response = page(matching, query.start_index, query.count);
+                if query.cursor.is_some() {
+                    response.start_index = None;
+                }
+                response
+            }
+            // A work email names few users, some through alias items: one page, no cursor.
+            (_, Plan::Lookup(store_query)) if store_query.index == Some(GSI3) => {
+                let mut response = self.email_lookup_page(&caller.tenant, descriptor, &store_query, query, keep).await?;
                 if query.cursor.is_some() {
                     response.start_index = None;
                 }
@@ -310,6 +320,44 @@ impl<S: ItemStore> Provisioning<S> {
         .await?;
         if !complete {
             return Err(lookup_too_large(descriptor, max));
+        }
+        if let Some(sort_by) = &query.sort_by {
+            scim::list::sort(descriptor.resource_type, &mut matching, sort_by, query.sort_order);
+        }
+        Ok(page(matching, query.start_index, query.count))
+    }
+
+    /// The users a work email names: those whose item indexes it and those whose alias
+    /// item does (each read by id), once each, paged in memory.
+    async fn email_lookup_page(
+        &self,
+        tenant: &str,
+        descriptor: &TypeDescriptor,
+        lookup: &Query,
+        query: &ListQuery,
+        keep: impl Fn(&Record) -> Option<Value>,
+    ) -> Result<ListResponse> {
+        let items = paging::collect(&self.store, lookup.clone(), MAX_SORTED_IN_MEMORY, "users with this work email").await?;
+        let mut matching = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in items {
+            let item = match keys::is_work_email_alias(&item.key) {
+                false => item,
+                true => {
+                    let Some(id) = item.attrs.get(ALIAS_OF).and_then(Value::as_str) else { continue };
+                    match self.store.get(&keys::resource(tenant, id)).await? {
+                        Some(resource) => resource,
+                        // The user was deleted since the index was read.
+                        None => continue,
+                    }
+                }
+            };
+            let record = Record::from_item(&item)?;
+            if seen.insert(record.id.clone())
+                && let Some(resource) = keep(&record)
+            {
+                matching.push(resource);
+            }
         }
         if let Some(sort_by) = &query.sort_by {
             scim::list::sort(descriptor.resource_type, &mut matching, sort_by, query.sort_order);

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use item_store::{Attributes, Condition, GSI2, Item, ItemStore, Key, Query, SortKey, TransactOp};
 use scim::patch::{ApartChange, ValuesChange};
-use scim::schema::GROUP_RESOURCE;
-use serde_json::{Map, Value};
+use scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
+use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::resources::record::MEMBER_OF;
@@ -28,12 +28,16 @@ use crate::storage::paging;
 /// The most members remove-all and remove-by-filter examine.
 pub const MAX_MEMBER_SCAN: usize = 100_000;
 
+/// The sub-attributes a membership keeps: `$ref` is derived from `type` and `value`.
+const STORED_MEMBER_ATTRIBUTES: [&str; 3] = ["value", "display", "type"];
+
 fn member_item(tenant: &str, group: &str, member: &Value) -> Option<Item> {
     let id = member.get("value")?.as_str()?;
     let mut attrs = Attributes::new();
-    attrs.insert("value".into(), id.into());
-    if let Some(kind) = member.get("type").and_then(Value::as_str) {
-        attrs.insert("type".into(), kind.into());
+    for name in STORED_MEMBER_ATTRIBUTES {
+        if let Some(text) = member.get(name).and_then(Value::as_str) {
+            attrs.insert(name.into(), text.into());
+        }
     }
     attrs.insert(GSI2_PK.into(), keys::member_of(tenant, id).into());
     attrs.insert(GSI2_SK.into(), group.into());
@@ -42,12 +46,26 @@ fn member_item(tenant: &str, group: &str, member: &Value) -> Option<Item> {
 
 fn member_value(item: &Item) -> Value {
     let mut member = Map::new();
-    for name in ["value", "type"] {
+    for name in STORED_MEMBER_ATTRIBUTES {
         if let Some(value) = item.attrs.get(name) {
             member.insert(name.into(), value.clone());
         }
     }
+    let endpoint = match member.get("type").and_then(Value::as_str) {
+        Some(kind) if kind.eq_ignore_ascii_case(USER_RESOURCE.name) => Some(USER_RESOURCE.endpoint),
+        Some(kind) if kind.eq_ignore_ascii_case(GROUP_RESOURCE.name) => Some(GROUP_RESOURCE.endpoint),
+        _ => None,
+    };
+    if let (Some(endpoint), Some(id)) = (endpoint, member.get("value").and_then(Value::as_str)) {
+        member.insert("$ref".into(), Value::String(relative_ref(endpoint, id)));
+    }
     Value::Object(member)
+}
+
+/// `$ref` relative to the SCIM base (`/Users/{id}`): the HTTP layer, which knows the
+/// base URL, makes it absolute.
+fn relative_ref(endpoint: &str, id: &str) -> String {
+    format!("{endpoint}/{id}")
 }
 
 /// Member ids become part of keys: refuse what cannot be one (no stored resource has
@@ -70,7 +88,7 @@ fn check_member_ids<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<(
 pub(crate) struct MemberChange {
     pub(crate) member: String,
     pub(crate) added: bool,
-    /// The member as sent (an add), for a recorded intent.
+    /// The member as stored (an add): for a recorded intent and for the write's answer.
     pub(crate) value: Value,
     membership: TransactOp,
     count: TransactOp,
@@ -86,7 +104,7 @@ impl MemberChange {
             count: count_op(tenant, &id, 1, naming.clone()),
             member: id,
             added: true,
-            value: member.clone(),
+            value: member_value(&item),
             membership: TransactOp::Put { item, condition: Condition::Absent },
         })
     }
@@ -142,6 +160,11 @@ pub(crate) fn unknown_member(member: &str) -> Error {
     Error::invalid_value(format!(
         "members value \"{member}\" is not a user or group of this tenant that the caller can reach: send the id of an existing user or group"
     ))
+}
+
+/// The members that `changes` add, as stored: what a create or replace answers.
+pub(crate) fn added_members(changes: &[MemberChange]) -> Vec<Value> {
+    changes.iter().filter(|change| change.added).map(|change| change.value.clone()).collect()
 }
 
 /// The changes by which `caller` adds `members` (deduplicated by id) to a group.
@@ -230,7 +253,11 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(items
             .iter()
             .filter_map(|item| item.attrs.get(GSI2_SK).cloned())
-            .map(|group| Value::Object(Map::from_iter([("value".to_string(), group)])))
+            .filter_map(|group| group.as_str().map(str::to_string))
+            .map(|group| {
+                let reference = relative_ref(GROUP_RESOURCE.endpoint, &group);
+                json!({"value": group, "$ref": reference, "type": "direct"})
+            })
             .collect())
     }
 

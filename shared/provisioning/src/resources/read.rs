@@ -16,11 +16,11 @@ use crate::tenancy::ownership::{Caller, Decision, Operation, decide, reachable};
 /// Ids are server-generated uuids; anything much longer cannot be one of ours.
 pub(crate) const MAX_ID_LEN: usize = 128;
 
-/// Whether a response includes an attribute that costs extra reads (members, groups):
-/// when the selection wants it, and, unless `by_default`, only when the client chose
-/// attributes explicitly (so Entra's plain match query stays one round trip).
-fn loads(selection: &AttributeSelection, descriptor: &TypeDescriptor, attribute: &str, by_default: bool) -> bool {
-    selection.wants(descriptor.resource_type, attribute) && (by_default || *selection != AttributeSelection::default())
+/// Whether a response includes a group's members, which cost extra reads: when the
+/// selection wants them, and, in a list, only when the client chose attributes
+/// explicitly (so Entra's plain match query stays one round trip).
+fn loads_members(selection: &AttributeSelection, descriptor: &TypeDescriptor, single: bool) -> bool {
+    selection.wants(descriptor.resource_type, "members") && (single || *selection != AttributeSelection::default())
 }
 
 impl<S: ItemStore> Provisioning<S> {
@@ -48,8 +48,8 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// GET by id: one read; a group's members are read page by page when the selection
-    /// wants them (never with `excludedAttributes=members`); a user's `groups` only
-    /// when asked for explicitly.
+    /// wants them (never with `excludedAttributes=members`); a user's `groups` (returned
+    /// on request) with one index query when `attributes` names it.
     pub async fn get(&self, caller: &Caller, descriptor: &TypeDescriptor, id: &str, selection: &AttributeSelection) -> Result<Value> {
         let record = self.load(caller, descriptor, id, Operation::Read).await?;
         let mut resource = record.to_scim();
@@ -67,10 +67,10 @@ impl<S: ItemStore> Provisioning<S> {
     ) -> Result<()> {
         let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_string) else { return Ok(()) };
         let mut extra = Vec::new();
-        if descriptor.resource_type.stored_apart.contains(&"members") && loads(selection, descriptor, "members", single) {
+        if descriptor.resource_type.stored_apart.contains(&"members") && loads_members(selection, descriptor, single) {
             extra.push(("members", self.members(&caller.tenant, &id, self.limits.max_members_in_response).await?));
         }
-        if descriptor.is_user && loads(selection, descriptor, "groups", false) {
+        if descriptor.is_user && selection.wants(descriptor.resource_type, "groups") {
             extra.push(("groups", self.groups_of(&caller.tenant, &id).await?));
         }
         if let Value::Object(fields) = resource {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::mfa::state::MfaState;
-use crate::resources::attributes::{unique_value, work_email};
+use crate::resources::attributes::{unique_value, work_email, work_email_aliases};
 use crate::resources::types::TypeDescriptor;
 use crate::storage::attrs::{str_attr, u64_attr};
 use crate::storage::keys::{self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK};
@@ -17,6 +17,9 @@ pub(crate) const MEMBER_OF: &str = "memberOf";
 
 /// The attribute marking a group with member changes still to apply.
 const PENDING_MEMBERS: &str = "pendingMembers";
+
+/// The attribute of a work email alias item naming its user.
+pub(crate) const ALIAS_OF: &str = "of";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -95,6 +98,24 @@ impl Record {
             attrs.insert(GSI3_SK.into(), self.id.clone().into());
         }
         Item::new(keys::resource(tenant, &self.id), attrs)
+    }
+
+    /// The alias items of the user's other work emails, each in the email index under
+    /// its address, naming the user (`of`).
+    pub fn work_email_alias_items(&self, tenant: &str, descriptor: &TypeDescriptor) -> Vec<Item> {
+        if !descriptor.email_index {
+            return Vec::new();
+        }
+        work_email_aliases(&self.resource)
+            .into_iter()
+            .map(|email| {
+                let mut attrs = Attributes::new();
+                attrs.insert(GSI3_PK.into(), keys::email(tenant, descriptor.name(), email).into());
+                attrs.insert(GSI3_SK.into(), self.id.clone().into());
+                attrs.insert(ALIAS_OF.into(), self.id.clone().into());
+                Item::new(keys::work_email_alias(tenant, &self.id, email), attrs)
+            })
+            .collect()
     }
 
     /// [`Record::to_item`], refusing a resource too large for one item (400, not a store

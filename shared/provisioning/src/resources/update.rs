@@ -16,7 +16,7 @@ use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, not_found, taken, version_conflict};
 use crate::resources::attributes::{is_active, unique_value};
 use crate::resources::member_batches::needs_intent;
-use crate::resources::members::MemberChange;
+use crate::resources::members::{self, MemberChange};
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
 use crate::resources::validate::{attribute_names, check_key_values, required_unique, take_apart};
@@ -37,6 +37,20 @@ pub(crate) struct NewVersion {
     /// Names of the attributes it sets, for the log.
     pub changed: Vec<String>,
     pub operation: LogOperation,
+    /// A group's members after the write when known without reading them (see
+    /// [`Written::members`]).
+    pub members_after: Option<Vec<Value>>,
+}
+
+/// The alias items of work emails that `updated` no longer has (deleted) and of those it
+/// adds (put): at most two of each, and none when the work emails stay.
+fn work_email_alias_changes(tenant: &str, descriptor: &TypeDescriptor, record: &Record, updated: &Record) -> Vec<TransactOp> {
+    let (old, new) = (record.work_email_alias_items(tenant, descriptor), updated.work_email_alias_items(tenant, descriptor));
+    let removed = old.iter().filter(|item| !new.iter().any(|kept| kept.key == item.key));
+    let mut ops: Vec<TransactOp> = removed.map(|item| TransactOp::Delete { key: item.key.clone(), condition: Condition::None }).collect();
+    let added = new.into_iter().filter(|item| !old.iter().any(|had| had.key == item.key));
+    ops.extend(added.map(|item| TransactOp::Put { item, condition: Condition::None }));
+    ops
 }
 
 /// What a client asked to change.
@@ -146,7 +160,10 @@ impl<S: ItemStore> Provisioning<S> {
             if changes.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &changes).await? };
         let changed = attribute_names(&resource, &apart, descriptor);
         let modifies = resource != record.resource || !member_changes.is_empty();
-        Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Replace }, modifies))
+        // A PUT's members are the request's: what it adds once the old ones are removed.
+        let members_after = (!changes.is_empty()).then(|| members::added_members(&member_changes));
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Replace, members_after };
+        Ok((version, modifies))
     }
 
     /// The new version a PATCH makes, and whether it changes anything.
@@ -163,7 +180,8 @@ impl<S: ItemStore> Provisioning<S> {
         let member_changes =
             if outcome.apart.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &outcome.apart).await? };
         let changed = outcome.changed_attributes;
-        Ok((NewVersion { record, resource, member_changes, changed, operation: LogOperation::Patch }, modifies))
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Patch, members_after: None };
+        Ok((version, modifies))
     }
 
     /// Applies the ownership rules to a replace or patch, then commits it (or not, when
@@ -184,7 +202,8 @@ impl<S: ItemStore> Provisioning<S> {
             Decision::Forbidden(reason) | Decision::Conflict(reason) => return Err(Error::Forbidden(reason)),
         };
         if !modifies {
-            return Ok(Written { resource: record.to_scim(), version: record.version, created: false, claimed: false });
+            let members = version.members_after.clone();
+            return Ok(Written { resource: record.to_scim(), version: record.version, created: false, claimed: false, members });
         }
         check_key_values(descriptor, &version.resource)?;
         required_unique(descriptor, &version.resource)?;
@@ -201,7 +220,7 @@ impl<S: ItemStore> Provisioning<S> {
         claim: bool,
         if_match: Option<&str>,
     ) -> Result<Written> {
-        let NewVersion { record, resource, member_changes, changed, operation } = version;
+        let NewVersion { record, resource, member_changes, changed, operation, members_after } = version;
         let tenant = &caller.tenant;
         let old_unique = record.unique_value(descriptor).map(keys::fold);
         let new_unique = unique_value(descriptor, &resource).map(str::to_string);
@@ -227,6 +246,7 @@ impl<S: ItemStore> Provisioning<S> {
         let mut transaction = Transaction::new();
         let resource_op = transaction
             .push(TransactOp::Put { item: updated.checked_item(tenant, descriptor)?, condition: Condition::VersionEquals(record.version) });
+        transaction.extend(work_email_alias_changes(tenant, descriptor, &record, &updated));
         transaction.extend(enrollment.as_ref().and_then(|plan| plan.outbox.clone()));
         let mut unique_op = None;
         if let Some(new_unique) = &new_unique
@@ -248,7 +268,9 @@ impl<S: ItemStore> Provisioning<S> {
         }
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
         match self.commit_with_members(tenant, &record.id, transaction, member_changes).await? {
-            Ok(()) => Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim }),
+            Ok(()) => {
+                Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim, members: members_after })
+            }
             Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
                 Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
             }

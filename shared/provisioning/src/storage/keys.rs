@@ -19,6 +19,7 @@
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | member intent (a large member change in flight) | `T#{t}#R#{group id}` | `INTENT`, `INTENT#{chunk, 4 digits}` | |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
+//! | another work email of a user (at most 2) | `T#{t}#R#{user id}` | `E#{folded email}` | gsi3 `T#{t}#User#E#{folded email}` / `{user id}` |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
 //! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
 //! | EAA sync lease, run checkpoint, last summary | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST` | |
@@ -58,6 +59,7 @@ pub const GSI3_SK: &str = "gsi3sk";
 const RESOURCE_SK: &str = "R";
 const MEMBER_PREFIX: &str = "M#";
 const DEVICE_PREFIX: &str = "D#";
+const EMAIL_ALIAS_PREFIX: &str = "E#";
 
 pub fn tenant(tenant: &str) -> Key {
     Key::new(format!("TENANT#{tenant}"), "TENANT")
@@ -169,6 +171,16 @@ pub fn external_id(tenant: &str, type_name: &str, external_id: &str) -> String {
 
 pub fn email(tenant: &str, type_name: &str, email: &str) -> String {
     format!("T#{tenant}#{type_name}#E#{}", fold(email))
+}
+
+/// The alias item indexing another work email of `user` (see
+/// `resources::attributes::work_email_aliases`).
+pub fn work_email_alias(tenant: &str, user: &str, email: &str) -> Key {
+    Key::new(resource_partition(tenant, user), format!("{EMAIL_ALIAS_PREFIX}{}", fold(email)))
+}
+
+pub fn is_work_email_alias(key: &Key) -> bool {
+    key.sk.starts_with(EMAIL_ALIAS_PREFIX)
 }
 
 pub fn membership(tenant: &str, group: &str, member: &str) -> Key {

@@ -189,8 +189,9 @@ pub fn decide(caller: &Caller, source: &Source, operation: Operation) -> Decisio
     }
 }
 
-/// The sources of the records `caller` reaches (see [`reachable`]), or `None` for every
-/// source: what an added group member must come from.
+/// The sources of the records `caller` may read or claim, or `None` for every source:
+/// what an added group member must come from. (Narrower than [`reachable`], which also
+/// lets an integration be told 403 about a manual record it may not change.)
 pub fn reachable_sources(caller: &Caller) -> Option<Vec<Source>> {
     let Actor::Integration { id, settings } = &caller.actor else { return None };
     if settings.read_all_users {
@@ -230,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn reachable_sources_are_the_sources_reachable_decides_for() {
+    fn reachable_sources_are_those_read_or_claimed() {
         let sources = [Source::Manual, Source::Integration("me".into()), Source::Integration("other".into())];
         for (include_manual_users, read_all_users) in [(false, false), (true, false), (false, true), (true, true)] {
             let settings = Settings { include_manual_users, read_all_users, ..Settings::default() };
@@ -238,7 +239,9 @@ mod tests {
                 let listed = reachable_sources(&caller);
                 for source in &sources {
                     let named = listed.as_ref().is_none_or(|list| list.contains(source));
-                    assert_eq!(named, reachable(&caller, source), "{caller:?} {source:?}");
+                    let read = decide(&caller, source, Operation::Read) != Decision::Hidden;
+                    let claimed = decide(&caller, source, Operation::Write { changes: true }) == Decision::Claim;
+                    assert_eq!(named, read || claimed, "{caller:?} {source:?}");
                 }
             }
         }

@@ -21,5 +21,6 @@ static MEMBER_SUB_ATTRIBUTES: [A; 4] = [
         .describe("A label indicating the type of resource, e.g., 'User' or 'Group'.")
         .canonical(&["User", "Group"])
         .mutability(Immutable),
-    A::string("display").describe("A human-readable name for the member.").mutability(ReadOnly),
+    // Stored as the client sent it (RFC 7643 §2.4: immutable), not looked up.
+    A::string("display").describe("A human-readable name for the member.").mutability(Immutable),
 ];

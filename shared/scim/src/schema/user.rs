@@ -55,9 +55,12 @@ static USER_ATTRIBUTES: [A; 21] = [
     A::complex("ims", &IM_SUB_ATTRIBUTES).multi_valued().describe("Instant messaging addresses for the User."),
     A::complex("photos", &PHOTO_SUB_ATTRIBUTES).multi_valued().describe("URLs of photos of the User."),
     A::complex("addresses", &ADDRESS_SUB_ATTRIBUTES).multi_valued().describe("A physical mailing address for this User."),
+    // Returned when asked for: it costs an index query, which Entra's lookups and GETs
+    // never need.
     A::complex("groups", &GROUP_MEMBERSHIP_SUB_ATTRIBUTES)
         .multi_valued()
         .mutability(ReadOnly)
+        .returned(Returned::Request)
         .describe("A list of groups to which the user belongs, either through direct membership or through nested groups."),
     A::complex("entitlements", &PLAIN_MULTI_VALUE_SUB_ATTRIBUTES).multi_valued().describe("A list of entitlements for the User."),
     A::complex("roles", &PLAIN_MULTI_VALUE_SUB_ATTRIBUTES).multi_valued().describe("A list of roles for the User."),
