@@ -33,10 +33,8 @@ async fn setup(seat_limit: Option<u64>) -> (Service, Caller, String) {
 
 /// A SCIM integration of `tenant` named `name`, and the caller its token authenticates as.
 async fn integration(service: &Service, tenant: &str, name: &str) -> Caller {
-    let created = service
-        .create_integration(&Caller::admin(tenant), IntegrationKind::Scim, name, Settings::default())
-        .await
-        .expect("integration");
+    let created =
+        service.create_integration(&Caller::admin(tenant), IntegrationKind::Scim, name, Settings::default()).await.expect("integration");
     service.authenticate(&created.token).await.expect("token")
 }
 

@@ -94,7 +94,9 @@ async fn request_ids_and_stage_prefixed_urls() {
 #[tokio::test]
 async fn me_and_bulk_are_501_saying_what_to_send_instead() {
     let s = setup().await;
-    for (method, path, words) in [("GET", "/Me", "read the user by its id"), ("PATCH", "/me", "not to a user"), ("POST", "/Bulk", "its own request")] {
+    for (method, path, words) in
+        [("GET", "/Me", "read the user by its id"), ("PATCH", "/me", "not to a user"), ("POST", "/Bulk", "its own request")]
+    {
         let response = s.router.handle(request(method, &format!("/scim/v2/{}{path}", s.integration), &s.token, "{}")).await;
         assert_eq!(response.status(), 501, "{method} {path}");
         let detail = json(&response)["detail"].as_str().unwrap_or_default().to_string();

@@ -308,7 +308,10 @@ async fn a_users_groups_are_returned_on_request() {
     let plain = api.send("GET", &format!("/Users/{user}"), None).await.body;
     assert!(plain.get("groups").is_none(), "not by default: {plain}");
     let asked = api.send("GET", &format!("/Users/{user}?attributes=groups"), None).await.body;
-    assert_eq!(asked["groups"], json!([{"value": group, "$ref": format!("http://api.example.com{}/Groups/{group}", api.base), "type": "direct"}]));
+    assert_eq!(
+        asked["groups"],
+        json!([{"value": group, "$ref": format!("http://api.example.com{}/Groups/{group}", api.base), "type": "direct"}])
+    );
     let listed = api.send("GET", "/Users?filter=userName%20eq%20%22ann%22&attributes=groups", None).await.body;
     assert_eq!(listed["Resources"][0]["groups"][0]["value"], json!(group));
 }
@@ -328,7 +331,8 @@ async fn group_answers_carry_the_members_written() {
                       "members": [{"value": users[0], "display": "Ann", "type": "User"}, {"value": users[1]}]});
     let created = api.created("/Groups", &body).await;
     let group = id_of(&created);
-    let mut expected = vec![json!({"value": users[0], "display": "Ann", "type": "User", "$ref": reference(&users[0])}), json!({"value": users[1]})];
+    let mut expected =
+        vec![json!({"value": users[0], "display": "Ann", "type": "User", "$ref": reference(&users[0])}), json!({"value": users[1]})];
     expected.sort_by_key(|m| m["value"].as_str().map(str::to_string));
     assert_eq!(created["members"], Value::Array(expected.clone()), "the create answers its members");
     let read = api.send("GET", &format!("/Groups/{group}"), None).await.body;

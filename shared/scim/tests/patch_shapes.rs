@@ -319,7 +319,10 @@ fn member_changes_are_reported_for_the_store_not_applied() {
     assert_eq!(resource, group(json!({})));
     assert_eq!(outcome.changed_attributes, vec!["members".to_string()]);
     assert_eq!(outcome.apart.len(), 3);
-    assert_eq!(outcome.apart[0], ApartChange { attribute: "members", change: ValuesChange::Add(vec![json!({"value": "u1", "display": "Ursula"})]) });
+    assert_eq!(
+        outcome.apart[0],
+        ApartChange { attribute: "members", change: ValuesChange::Add(vec![json!({"value": "u1", "display": "Ursula"})]) }
+    );
     assert_eq!(outcome.apart[1], ApartChange { attribute: "members", change: ValuesChange::Remove(vec![json!({"value": "u2"})]) });
     assert!(matches!(&outcome.apart[2].change, ValuesChange::RemoveMatching(filter) if filter.to_string() == "type eq \"Group\""));
 }

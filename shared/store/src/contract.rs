@@ -356,14 +356,17 @@ pub async fn attribute_conditions<S: ItemStore + 'static>(store: &Arc<S>) {
     let check = |sk: &str, condition| TransactOp::Check { key: Key::new(&pk, sk), condition };
     let refused = Err(StoreError::TransactionCanceled { reasons: vec![Some(CancelReason::ConditionFailed)] });
 
-    for (sk, values) in [("member", &["integration-b", "manual"][..]), ("unsourced", &["integration-a"][..]), ("nobody", &["integration-a"][..])] {
+    for (sk, values) in
+        [("member", &["integration-b", "manual"][..]), ("unsourced", &["integration-a"][..]), ("nobody", &["integration-a"][..])]
+    {
         assert_eq!(store.transact(vec![check(sk, from(values))]).await, refused, "{sk} from {values:?}");
     }
     assert_eq!(store.transact(vec![check("member", from(&["manual", "integration-a"]))]).await, Ok(()));
     assert_eq!(store.put(member.clone(), from(&["integration-b"])).await, Err(StoreError::ConditionFailed));
     must_put(store, member.clone(), from(&["integration-a"])).await;
 
-    let increment = |condition| TransactOp::Increment { key: member.key.clone(), by: vec![("groups".into(), 1), ("version".into(), 1)], condition };
+    let increment =
+        |condition| TransactOp::Increment { key: member.key.clone(), by: vec![("groups".into(), 1), ("version".into(), 1)], condition };
     assert_eq!(store.transact(vec![increment(from(&["integration-b"]))]).await, refused);
     assert_eq!(store.transact(vec![increment(from(&["integration-a", "manual"]))]).await, Ok(()));
     let expected = item(&pk, "member", json!({"source": "integration-a", "version": 2, "groups": 1}));

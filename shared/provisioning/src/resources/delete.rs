@@ -181,7 +181,8 @@ impl<S: ItemStore> Provisioning<S> {
                 false => (Condition::None, Vec::new()),
             };
             by.push(("version".to_string(), 1));
-            let mut ops: Vec<TransactOp> = page.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: condition.clone() }).collect();
+            let mut ops: Vec<TransactOp> =
+                page.iter().map(|key| TransactOp::Delete { key: key.clone(), condition: condition.clone() }).collect();
             ops.push(TransactOp::Increment { key: children.resource.clone(), by, condition: Condition::VersionEquals(*version) });
             if !self.transact_unless_canceled(ops).await? {
                 return Ok(false);

@@ -21,9 +21,9 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 use crate::resources::record::MEMBER_OF;
 use crate::service::{MAX_MEMBERS_IN_RESPONSE, Provisioning};
-use crate::tenancy::ownership::{Caller, reachable_sources};
 use crate::storage::keys::{self, GSI2_PK, GSI2_SK, MAX_KEY_VALUE_BYTES};
 use crate::storage::paging;
+use crate::tenancy::ownership::{Caller, reachable_sources};
 
 /// The most members remove-all and remove-by-filter examine.
 pub const MAX_MEMBER_SCAN: usize = 100_000;
@@ -145,10 +145,9 @@ fn count_op(tenant: &str, member: &str, by: i64, condition: Condition) -> Transa
 pub(crate) fn naming_condition(caller: &Caller) -> Condition {
     match reachable_sources(caller) {
         None => Condition::Present,
-        Some(sources) => Condition::AttributeIn {
-            name: "source".into(),
-            values: sources.iter().map(|source| source.as_stored().to_string()).collect(),
-        },
+        Some(sources) => {
+            Condition::AttributeIn { name: "source".into(), values: sources.iter().map(|source| source.as_stored().to_string()).collect() }
+        }
     }
 }
 

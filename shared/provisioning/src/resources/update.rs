@@ -156,8 +156,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
         // PUT replaces the members too: the existing ones are read to know what to remove
         // (and whether anything changes at all).
-        let member_changes =
-            if changes.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &changes).await? };
+        let member_changes = if changes.is_empty() { Vec::new() } else { self.membership_changes(caller, &record.id, &changes).await? };
         let changed = attribute_names(&resource, &apart, descriptor);
         let modifies = resource != record.resource || !member_changes.is_empty();
         // A PUT's members are the request's: what it adds once the old ones are removed.
@@ -268,9 +267,13 @@ impl<S: ItemStore> Provisioning<S> {
         }
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
         match self.commit_with_members(tenant, &record.id, transaction, member_changes).await? {
-            Ok(()) => {
-                Ok(Written { resource: updated.to_scim(), version: updated.version, created: false, claimed: claim, members: members_after })
-            }
+            Ok(()) => Ok(Written {
+                resource: updated.to_scim(),
+                version: updated.version,
+                created: false,
+                claimed: claim,
+                members: members_after,
+            }),
             Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
                 Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
             }
