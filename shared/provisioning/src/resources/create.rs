@@ -45,8 +45,10 @@ impl<S: ItemStore> Provisioning<S> {
         let changed = attribute_names(&resource, &apart, descriptor);
         let id = new_id();
         // Only users provisioned by an integration that sends enrollment emails get one;
-        // one without an address is marked so, so that it shows in the admin API and log.
-        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
+        // one created suspended or without an address is marked so, so that it shows in
+        // the admin API and log (and is mailed when restored, or when the address comes).
+        let mfa = MfaState::new().with_active(is_active(&resource));
+        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, &mfa, None)?) } else { None };
         let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
         let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
         let changes = members::add_changes(&caller.tenant, &id, &apart)?;
@@ -55,7 +57,7 @@ impl<S: ItemStore> Provisioning<S> {
             id,
             type_name: descriptor.name().to_string(),
             version: 1,
-            mfa: descriptor.is_user.then(|| MfaState { enrollment_email, ..MfaState::new().with_active(is_active(&resource)) }),
+            mfa: descriptor.is_user.then_some(MfaState { enrollment_email, ..mfa }),
             resource,
             created: now.clone(),
             last_modified: now,
