@@ -146,6 +146,16 @@ async fn every_sample_event_through_the_lambda_glue() {
     assert!(handle_event(&h.router, nameless, Events::HttpAndBootstrap).await.is_err());
     let boot = handle_event(&h.router, h.event("bootstrap.json"), Events::HttpAndBootstrap).await.expect("bootstrap");
     h.values.push(("adminKey", boot["adminKey"].as_str().expect("admin key").to_string()));
+    h.values.push(("tenantId", boot["tenantId"].as_str().expect("tenant id").to_string()));
+
+    // The operator sets the seat limit; the admin sees it (and cannot set it).
+    assert!(handle_event(&h.router, h.event("seat-limit.json"), http).await.is_err(), "only the admin function");
+    let seats = handle_event(&h.router, h.event("seat-limit.json"), Events::HttpAndBootstrap).await.expect("seat limit");
+    assert_eq!(seats["seats"], serde_json::json!({"used": 0, "limit": 2}));
+    let unknown = serde_json::json!({"seatLimit": {"tenantId": "no-such-tenant", "limit": 2}});
+    assert!(handle_event(&h.router, unknown, Events::HttpAndBootstrap).await.is_err(), "a tenant that does not exist");
+    let tenant = h.send("admin-tenant.json", Events::HttpAndBootstrap, 200).await;
+    assert_eq!((tenant["name"].as_str(), &tenant["seats"]), (Some("Contoso"), &serde_json::json!({"used": 0, "limit": 2})));
 
     let created = h.send("admin-integrations-create.json", Events::HttpAndBootstrap, 201).await;
     let integration = created["id"].as_str().expect("integration id").to_string();
@@ -178,6 +188,9 @@ async fn every_sample_event_through_the_lambda_glue() {
     h.send("discovery-resource-types.json", http, 200).await;
 
     h.send("admin-users-list.json", Events::HttpAndBootstrap, 200).await;
+    let tenant = h.send("admin-tenant.json", Events::HttpAndBootstrap, 200).await;
+    assert_eq!(tenant["seats"], serde_json::json!({"used": 1, "limit": 2}), "{tenant:#}");
+    assert_eq!(tenant["users"]["byStatus"]["PROVISIONING_DISABLED"], 1, "a suspended user holds a seat: {tenant:#}");
     let log = h.send("admin-log.json", Events::HttpAndBootstrap, 200).await;
     assert!(log["entries"].as_array().is_some_and(|e| !e.is_empty()));
 

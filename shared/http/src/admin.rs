@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use item_store::ItemStore;
 use provisioning::enrollment::ResendRequest;
 use provisioning::mfa::UserSummary;
-use provisioning::tenancy::Integration;
+use provisioning::tenancy::{Integration, TenantOverview};
 use provisioning::{Actor, Caller, EaaConfig, EaaDirectory, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
 use scim::ScimError;
 use serde_json::{Map, Value, json};
@@ -81,6 +81,10 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         },
         ["log"] => match *method {
             Method::GET => admin.log().await,
+            _ => Err(Failure::method_not_allowed("GET")),
+        },
+        ["tenant"] => match *method {
+            Method::GET => Ok(Reply::ok(tenant_json(context.service.tenant_overview(&caller).await?))),
             _ => Err(Failure::method_not_allowed("GET")),
         },
         // EAA provisioning: the configuration is read and changed here; listing EAA's
@@ -374,11 +378,42 @@ fn sync_status_json(status: SyncStatus) -> Value {
     json!({ "last": status.last, "inProgress": status.in_progress })
 }
 
-fn user_json(user: UserSummary) -> Value {
-    let source = match &user.source {
+/// The tenant with its seats and its users by source and status (README, "Seats").
+fn tenant_json(tenant: TenantOverview) -> Value {
+    let by_source: Vec<Value> = tenant
+        .by_source
+        .iter()
+        .map(|(source, count)| {
+            let mut entry = source_json(source);
+            if let Some(object) = entry.as_object_mut() {
+                object.insert("count".into(), (*count).into());
+            }
+            entry
+        })
+        .collect();
+    let by_status: Map<String, Value> = tenant
+        .by_status
+        .iter()
+        .filter_map(|(status, count)| Some((serde_json::to_value(status).ok()?.as_str()?.to_string(), (*count).into())))
+        .collect();
+    json!({
+        "id": tenant.id,
+        "name": tenant.name,
+        "created": tenant.created,
+        "seats": {"used": tenant.seats_used, "limit": tenant.seat_limit},
+        "users": {"bySource": by_source, "byStatus": by_status, "complete": tenant.counts_complete},
+    })
+}
+
+fn source_json(source: &Source) -> Value {
+    match source {
         Source::Manual => json!({ "type": "manual" }),
         Source::Integration(id) => json!({ "type": "integration", "integrationId": id }),
-    };
+    }
+}
+
+fn user_json(user: UserSummary) -> Value {
+    let source = source_json(&user.source);
     json!({
         "id": user.id,
         "userName": user.user_name,

@@ -11,8 +11,10 @@
 //!
 //! The admin function ([`serve_admin`]) also reaches EAA (directory and group selection)
 //! and starts the sync function for "sync now". It also answers a direct invoke `{"bootstrap": {"tenantName": "..",
-//! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
-//! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
+//! "seatLimit": null}}` with a new tenant and its admin key, and the operator's
+//! `{"seatLimit": {"tenantId": "..", "limit": 500}}` with the tenant's seats. Only a
+//! principal allowed `lambda:InvokeFunction` can send these: API Gateway only ever sends
+//! HTTP events.
 
 pub mod eaa_sync;
 pub mod stream;
@@ -28,10 +30,10 @@ use item_store::ItemStore;
 pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, service_fn};
-use provisioning::Provisioning;
 use provisioning::eaa::{EaaConnector, SyncTrigger};
 use provisioning::enrollment::EnrollmentConfig;
 use provisioning::enrollment::delivery::OutboxMailer;
+use provisioning::{Caller, Provisioning};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -51,6 +53,14 @@ struct Bootstrap {
     tenant_name: String,
     #[serde(default)]
     seat_limit: Option<u64>,
+}
+
+/// The operator's `{"seatLimit": {"tenantId": "..", "limit": 500}}` (`null` removes the limit).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SeatLimit {
+    tenant_id: String,
+    limit: Option<u64>,
 }
 
 /// A function's whole `main`: JSON tracing, the DynamoDB store from `TABLE_NAME`, the
@@ -188,6 +198,12 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         tracing::info!(tenant = %created.tenant, "bootstrap created a tenant and its admin key");
         return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
     }
+    if let Some(seat_limit) = event.get("seatLimit") {
+        if events != Events::HttpAndBootstrap {
+            return Err("this function does not accept seatLimit events; invoke the admin function".into());
+        }
+        return set_seat_limit(router, seat_limit).await;
+    }
     let request: LambdaRequest = serde_json::from_value(event)?;
     // lambda_http builds the request with `expect`: a raw query string with characters a
     // URI may not hold (a client's unencoded `"`), or a bad Host header, would panic in
@@ -198,6 +214,20 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
     };
     Ok(gateway_response(response))
+}
+
+/// The operator sets, changes or removes a tenant's seat limit (a tenant's admins cannot).
+async fn set_seat_limit<S: ItemStore>(router: &Router<S>, event: &Value) -> Result<Value, Error> {
+    let request: SeatLimit = serde_json::from_value(event.clone())?;
+    let service = router.service();
+    service.tenant(&request.tenant_id).await.map_err(|e| e.detail())?;
+    let seats = service.set_seat_limit(&Caller::admin(&request.tenant_id), request.limit).await.map_err(|e| e.detail())?;
+    let used = match seats.limit {
+        Some(_) => seats.used,
+        None => service.tenant_overview(&Caller::admin(&request.tenant_id)).await.map_err(|e| e.detail())?.seats_used,
+    };
+    tracing::info!(tenant = %request.tenant_id, limit = ?seats.limit, used, "the operator set the seat limit");
+    Ok(json!({ "tenantId": request.tenant_id, "seats": {"used": used, "limit": seats.limit} }))
 }
 
 /// A lambda_http request as the router wants it: the body as bytes, the stage taken out

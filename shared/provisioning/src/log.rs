@@ -30,6 +30,8 @@ pub enum LogOperation {
     EnrollmentEmail,
     /// A device was registered through an enrollment link.
     Enroll,
+    /// The tenant's seat usage reached a share of its limit (80%, 100%).
+    Seats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

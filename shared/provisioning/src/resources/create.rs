@@ -80,8 +80,17 @@ impl<S: ItemStore> Provisioning<S> {
             });
             let mut seat_op = None;
             if descriptor.is_user {
-                match self.seats_for_attempt(tenant, attempt).await?.take(tenant) {
-                    Ok(op) => seat_op = Some(transaction.push(op)),
+                let seats = self.seats_for_attempt(tenant, attempt).await?;
+                match seats.take(tenant) {
+                    Ok(op) => {
+                        seat_op = Some(transaction.push(op));
+                        if let Some(threshold) = seats.crossed_by_taking_one() {
+                            transaction.push(TransactOp::Put {
+                                item: self.seats_log_item(caller, &seats, threshold),
+                                condition: Condition::Absent,
+                            });
+                        }
+                    }
                     // At the limit, a create that claims an existing record still succeeds
                     // (claims take no seat): look for the collision first.
                     Err(limit) => {

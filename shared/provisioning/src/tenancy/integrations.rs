@@ -206,6 +206,14 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(integrations)
     }
 
+    /// The ids of the tenant's integrations (one query: a tenant has few). A record whose
+    /// source names none of them is manual (see `ownership::live_source`).
+    pub(crate) async fn live_integrations(&self, caller: &Caller) -> Result<std::collections::HashSet<String>> {
+        let query = Query::partition(keys::tenant_config(&caller.tenant)).sort(SortKey::Prefix(keys::INTEGRATION_PREFIX.into()));
+        let items = paging::collect(&self.store, query, usize::MAX, "integrations").await?;
+        Ok(items.iter().filter_map(|item| item.key.sk.strip_prefix(keys::INTEGRATION_PREFIX).map(str::to_string)).collect())
+    }
+
     async fn with_last_used(&self, mut integration: Integration, token_hash: &str) -> Result<Integration> {
         if let Some(token) = self.store.get(&keys::secret(token_hash)).await? {
             integration.last_used = token.attrs.get("lastUsed").and_then(Value::as_i64);

@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod grant_cache;
 pub mod integrations;
+pub mod overview;
 pub mod ownership;
 pub mod seats;
 pub mod secrets;
 pub mod tenants;
 
 pub use integrations::{Integration, IntegrationKind, WithToken};
+pub use overview::TenantOverview;
 pub use ownership::{Actor, Caller, Settings, Source};
