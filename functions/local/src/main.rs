@@ -11,7 +11,7 @@ use provisioning::{Caller, Provisioning};
 use scim_http::{EaaAccess, Router};
 use scim_local::{
     admin_file_connector, eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store, outbox_dir, serve,
-    shutdown_signal, spawn_eaa_scheduler, spawn_mailer,
+    shutdown_signal, spawn_eaa_scheduler, spawn_mailer, spawn_source_moves,
 };
 
 const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)] \
@@ -98,6 +98,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         service.set_seat_limit(&tenant, limit).await.map_err(|e| std::io::Error::other(e.detail()))?;
     }
     let seats = service.seats(&tenant.tenant).await.map_err(|e| std::io::Error::other(e.detail()))?;
+    let moves = spawn_source_moves(Arc::clone(&service));
     let mailer = spawn_mailer(service, config, &args.data_dir);
     println!("SCIM Tenant URL:   {}", credentials.scim_base_url);
     println!("SCIM Secret Token: {}", credentials.scim_token);
@@ -117,10 +118,12 @@ async fn run(args: Args) -> std::io::Result<()> {
     );
     println!("listening on {origin}; Ctrl-C stops");
     serve(listener, router, shutdown_signal()).await;
-    // The mailer and the EAA scheduler hold the service too: stop them and wait until
+    // The mailer, the source moves and the EAA scheduler hold the service too: stop them and wait until
     // their tasks are gone.
     mailer.abort();
     let _ = mailer.await;
+    moves.abort();
+    let _ = moves.await;
     scheduler.abort();
     let _ = scheduler.await;
     // The router (and with it the store) is dropped here: the embedded store finishes its

@@ -12,7 +12,8 @@
 //! The admin function ([`serve_admin`]) also reaches EAA (directory and group selection)
 //! and starts the sync function for "sync now". It also answers a direct invoke `{"bootstrap": {"tenantName": "..",
 //! "seatLimit": null}}` with a new tenant and its admin key, and the operator's
-//! `{"seatLimit": {"tenantId": "..", "limit": 500}}` with the tenant's seats. Only a
+//! `{"seatLimit": {"tenantId": "..", "limit": 500}}` with the tenant's seats; its
+//! one-minute schedule finishes integration deletions in the background. Only a
 //! principal allowed `lambda:InvokeFunction` can send these: API Gateway only ever sends
 //! HTTP events.
 
@@ -198,6 +199,12 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         tracing::info!(tenant = %created.tenant, "bootstrap created a tenant and its admin key");
         return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
     }
+    if event.get("source").and_then(Value::as_str) == Some("aws.events") {
+        if events != Events::HttpAndBootstrap {
+            return Err("this function has no schedule; the admin function's finishes integration deletions".into());
+        }
+        return Ok(continue_source_moves(router.service(), Instant::now() + SOURCE_MOVES_BUDGET).await);
+    }
     if let Some(seat_limit) = event.get("seatLimit") {
         if events != Events::HttpAndBootstrap {
             return Err("this function does not accept seatLimit events; invoke the admin function".into());
@@ -214,6 +221,30 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
     };
     Ok(gateway_response(response))
+}
+
+/// How long one scheduled invocation of the admin function works on pending source
+/// moves (its timeout is 25 s; each pass is bounded by its examined items).
+const SOURCE_MOVES_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Listing items one pass lets each pending job examine.
+const SOURCE_MOVES_EXAMINED: usize = 500;
+
+/// The admin function's one-minute schedule: steps the pending integration deletions and
+/// user moves (`tenancy::source_moves`) until `until`, or until none is left.
+async fn continue_source_moves<S: ItemStore>(service: &Provisioning<S>, until: Instant) -> Value {
+    let mut passes = 0u32;
+    while Instant::now() < until {
+        match service.continue_source_moves(SOURCE_MOVES_EXAMINED).await {
+            Ok(0) => break,
+            Ok(_) => passes += 1,
+            Err(error) => {
+                tracing::warn!(detail = %error.detail(), "source moves: pass failed; the next schedule goes on");
+                return json!({"sourceMoves": {"passes": passes, "error": error.detail()}});
+            }
+        }
+    }
+    json!({"sourceMoves": {"passes": passes}})
 }
 
 /// The operator sets, changes or removes a tenant's seat limit (a tenant's admins cannot).

@@ -32,6 +32,9 @@ pub enum LogOperation {
     Enroll,
     /// The tenant's seat usage reached a share of its limit (80%, 100%).
     Seats,
+    /// A record's source changed: released when its integration was deleted, or moved by
+    /// an admin.
+    Move,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

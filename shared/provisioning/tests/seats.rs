@@ -50,7 +50,7 @@ async fn seats_are_shown_logged_at_80_and_100_percent_and_refused_with_who_raise
     service.create(&entra, &USERS, &entra_user("sixth")).await.expect("a freed seat");
 
     // Without a limit, `used` is the user count.
-    let unlimited = tenant(&service, None).await;
+    let unlimited = common::tenant(&service, None).await;
     service.create(&unlimited.admin, &USERS, &json!({"userName": "one"})).await.expect("create");
     let overview = service.tenant_overview(&unlimited.admin).await.expect("overview");
     assert_eq!((overview.seats_used, overview.seat_limit), (1, None));

@@ -133,7 +133,9 @@ impl<S: ItemStore> Provisioning<S> {
         let holder = self.store.get(uniqueness).await?.ok_or_else(gone)?;
         let id = holder.attrs.get("id").and_then(Value::as_str).ok_or_else(gone)?.to_string();
         let item = self.store.get(&keys::resource(&caller.tenant, &id)).await?.ok_or_else(gone)?;
-        let record = Record::from_item(&item)?;
+        let mut record = Record::from_item(&item)?;
+        // A record of a deleted integration is manual: claimable.
+        record.source = self.live_source(&caller.tenant, &record.source).await?;
         match decide(caller, &record.source, Operation::CreateCollision) {
             Decision::Claim => self.claim(caller, descriptor, record, body).await,
             Decision::Conflict(reason) => Err(taken(descriptor, unique, &reason)),
