@@ -285,7 +285,8 @@ impl<S: ItemStore> Provisioning<S> {
         }
         let mut examined = 0usize;
         while !job.done() && examined < examine {
-            examined += self.move_page(tenant, &mut job).await?;
+            let room = u32::try_from(examine - examined).unwrap_or(PAGE).min(PAGE);
+            examined += self.move_page(tenant, &mut job, room).await?;
             if job.done() {
                 job.lease_until = 0;
                 job.finished = Some(rfc3339(self.clock.now()));
@@ -314,8 +315,9 @@ impl<S: ItemStore> Provisioning<S> {
         }
     }
 
-    /// One store page of the current phase; returns how many items it examined.
-    async fn move_page(&self, tenant: &str, job: &mut SourceMove) -> Result<usize> {
+    /// One store page (at most `room` items) of the current phase; returns how many items
+    /// it examined.
+    async fn move_page(&self, tenant: &str, job: &mut SourceMove, room: u32) -> Result<usize> {
         let descriptor = match job.phase {
             MovePhase::Users => &USERS,
             MovePhase::Groups => &GROUPS,
@@ -329,7 +331,7 @@ impl<S: ItemStore> Provisioning<S> {
             MovePhase::Done => return Ok(0),
         };
         let cursor = job.position.as_deref().and_then(|text| hex::decode(text).ok()).map(item_store::Cursor);
-        let query = Query::index(GSI1, keys::listing(tenant, descriptor.name())).limit(PAGE).after(cursor);
+        let query = Query::index(GSI1, keys::listing(tenant, descriptor.name())).limit(room.max(1)).after(cursor);
         let page = self.store.query(&query).await?;
         let from = Source::Integration(job.integration.clone());
         for item in &page.items {
