@@ -203,13 +203,14 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         if events != Events::HttpAndBootstrap {
             return Err("this function has no schedule; the admin function's finishes integration deletions".into());
         }
-        return Ok(continue_source_moves(router.service(), Instant::now() + SOURCE_MOVES_BUDGET).await);
+        // Boxed, like every large future here: the invocation's future stays small.
+        return Ok(Box::pin(continue_source_moves(router.service(), Instant::now() + SOURCE_MOVES_BUDGET)).await);
     }
     if let Some(seat_limit) = event.get("seatLimit") {
         if events != Events::HttpAndBootstrap {
             return Err("this function does not accept seatLimit events; invoke the admin function".into());
         }
-        return set_seat_limit(router, seat_limit).await;
+        return Box::pin(set_seat_limit(router, seat_limit)).await;
     }
     let request: LambdaRequest = serde_json::from_value(event)?;
     // lambda_http builds the request with `expect`: a raw query string with characters a
@@ -217,7 +218,7 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
     // there. Answer 400 instead of failing the invocation.
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lambda_http::Request::from(request)));
     let response = match converted {
-        Ok(request) => router.handle(into_router_request(request)).await,
+        Ok(request) => Box::pin(router.handle(into_router_request(request))).await,
         Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
     };
     Ok(gateway_response(response))
