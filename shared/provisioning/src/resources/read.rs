@@ -37,9 +37,11 @@ impl<S: ItemStore> Provisioning<S> {
             // reads or writes the group (see `member_intents`).
             record = self.roll_forward(&caller.tenant, id).await?.ok_or_else(|| not_found(descriptor, id))?;
         }
-        // Another integration's record may name one that was deleted: then it is manual.
+        // Another integration's record may name one that was deleted: then it is manual,
+        // which matters to writes only (a read sees both alike), so a read costs no more.
         if let (Actor::Integration { id: me, .. }, Source::Integration(owner)) = (&caller.actor, &record.source)
             && me != owner
+            && operation != Operation::Read
         {
             record.source = self.live_source(&caller.tenant, &record.source).await?;
         }
