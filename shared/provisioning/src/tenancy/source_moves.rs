@@ -261,27 +261,39 @@ impl<S: ItemStore> Provisioning<S> {
     }
 
     /// Runs steps of every pending job, each examining up to `examine` listing items
-    /// (what the background drivers call). Returns how many jobs it stepped.
+    /// (what the background drivers call). Returns how many jobs it stepped (not those
+    /// another step holds), so that a driver stops when nothing is left for it.
     pub async fn continue_source_moves(&self, examine: usize) -> Result<usize> {
-        let pending = self.pending_source_moves(25).await?;
-        for job in &pending {
-            self.run_source_move(&job.tenant, &job.job, examine).await?;
+        let mut stepped = 0;
+        for job in self.pending_source_moves(25).await? {
+            if self.step_source_move(&job.tenant, &job.job, examine).await?.is_some() {
+                stepped += 1;
+            }
         }
-        Ok(pending.len())
+        Ok(stepped)
     }
 
     /// Takes the job's lease and walks up to about `examine` listing items from its
     /// position, saving after every page. Another step holding the lease: the job as
     /// read, untouched.
     pub async fn run_source_move(&self, tenant: &str, id: &str, examine: usize) -> Result<SourceMove> {
+        match self.step_source_move(tenant, id, examine).await? {
+            Some(job) => Ok(job),
+            None => self.load_source_move(tenant, id).await,
+        }
+    }
+
+    /// [`Provisioning::run_source_move`]; `None` when the job is done or another step
+    /// holds it.
+    async fn step_source_move(&self, tenant: &str, id: &str, examine: usize) -> Result<Option<SourceMove>> {
         let mut job = self.load_source_move(tenant, id).await?;
         let now = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
         if job.done() || job.lease_until > now {
-            return Ok(job);
+            return Ok(None);
         }
         job.lease_until = now + LEASE_MILLIS;
         if !self.save_source_move(tenant, &mut job).await? {
-            return self.load_source_move(tenant, id).await;
+            return Ok(None);
         }
         let mut examined = 0usize;
         while !job.done() && examined < examine {
@@ -301,7 +313,7 @@ impl<S: ItemStore> Provisioning<S> {
             job.lease_until = 0;
             self.save_source_move(tenant, &mut job).await?;
         }
-        Ok(job)
+        Ok(Some(job))
     }
 
     /// Writes the job conditional on the version read; `false` if someone else wrote it.
