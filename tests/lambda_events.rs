@@ -4,6 +4,9 @@
 //! and Entra would send them. Placeholders (`{{token}}`, `{{integration}}`, ..) are
 //! replaced with what earlier events returned.
 //!
+//! The admin function's schedule finishes an integration's deletion that its request
+//! left unfinished.
+//!
 //! The eaa-sync function's scheduled and manual events go through its handler against the
 //! stand-in EAA server, with the credentials in an SSM SecureString.
 //!
@@ -26,6 +29,7 @@ use eaa_client::standin::{self, Delayed, Fixture, FixtureDirectory, FixtureGroup
 use eaa_client::{ClientConfig, ClientConnector, EaaClient, EaaCredentials};
 use lambda_glue::eaa_sync::{EaaSync, MARGIN, MAX_CONTINUATIONS, handle_eaa_sync};
 use lambda_glue::{Events, handle_event};
+use provisioning::tenancy::MoveTarget;
 use provisioning::{BoxFuture, Caller, IntegrationKind, Provisioning, Settings, SyncTrigger};
 use scim_http::Router;
 use serde_json::{Value, json};
@@ -146,6 +150,16 @@ async fn every_sample_event_through_the_lambda_glue() {
     assert!(handle_event(&h.router, nameless, Events::HttpAndBootstrap).await.is_err());
     let boot = handle_event(&h.router, h.event("bootstrap.json"), Events::HttpAndBootstrap).await.expect("bootstrap");
     h.values.push(("adminKey", boot["adminKey"].as_str().expect("admin key").to_string()));
+    h.values.push(("tenantId", boot["tenantId"].as_str().expect("tenant id").to_string()));
+
+    // The operator sets the seat limit; the admin sees it (and cannot set it).
+    assert!(handle_event(&h.router, h.event("seat-limit.json"), http).await.is_err(), "only the admin function");
+    let seats = handle_event(&h.router, h.event("seat-limit.json"), Events::HttpAndBootstrap).await.expect("seat limit");
+    assert_eq!(seats["seats"], serde_json::json!({"used": 0, "limit": 2}));
+    let unknown = serde_json::json!({"seatLimit": {"tenantId": "no-such-tenant", "limit": 2}});
+    assert!(handle_event(&h.router, unknown, Events::HttpAndBootstrap).await.is_err(), "a tenant that does not exist");
+    let tenant = h.send("admin-tenant.json", Events::HttpAndBootstrap, 200).await;
+    assert_eq!((tenant["name"].as_str(), &tenant["seats"]), (Some("Contoso"), &serde_json::json!({"used": 0, "limit": 2})));
 
     let created = h.send("admin-integrations-create.json", Events::HttpAndBootstrap, 201).await;
     let integration = created["id"].as_str().expect("integration id").to_string();
@@ -178,6 +192,9 @@ async fn every_sample_event_through_the_lambda_glue() {
     h.send("discovery-resource-types.json", http, 200).await;
 
     h.send("admin-users-list.json", Events::HttpAndBootstrap, 200).await;
+    let tenant = h.send("admin-tenant.json", Events::HttpAndBootstrap, 200).await;
+    assert_eq!(tenant["seats"], serde_json::json!({"used": 1, "limit": 2}), "{tenant:#}");
+    assert_eq!(tenant["users"]["byStatus"]["PROVISIONING_DISABLED"], 1, "a suspended user holds a seat: {tenant:#}");
     let log = h.send("admin-log.json", Events::HttpAndBootstrap, 200).await;
     assert!(log["entries"].as_array().is_some_and(|e| !e.is_empty()));
 
@@ -191,6 +208,34 @@ async fn every_sample_event_through_the_lambda_glue() {
     h.send("groups-delete.json", http, 204).await;
     h.send("users-delete.json", http, 204).await;
     h.send("users-get.json", http, 404).await;
+}
+
+/// An integration's deletion that did not finish within its request goes on in the admin
+/// function's scheduled invocations (`events/admin-schedule.json`), on DynamoDB.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_functions_schedule_finishes_an_integrations_deletion() {
+    let client = client();
+    let table = table_from_template(&client).await;
+    let service = Arc::new(Provisioning::new(DynamoDbStore::new(&client, table)));
+    let router = Router::new(Arc::clone(&service));
+    let tenant = service.create_tenant("Contoso", None).await.expect("tenant");
+    let admin = Caller::admin(&tenant.tenant);
+    let created = service.create_integration(&admin, IntegrationKind::Scim, "Entra", Settings::default()).await.expect("integration");
+    let entra = service.authenticate(&created.token).await.expect("token");
+    for name in ["ann", "bob", "cat"] {
+        service.create(&entra, &provisioning::USERS, &json!({"userName": name})).await.expect("user");
+    }
+    let job = service.delete_integration(&admin, &created.integration.id, MoveTarget::Manual, 1).await.expect("delete");
+    assert!(!job.done(), "one user examined in the request: {job:?}");
+
+    let path = format!("{}/../events/admin-schedule.json", env!("CARGO_MANIFEST_DIR"));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("event")).expect("JSON");
+    assert!(handle_event(&router, event.clone(), Events::HttpOnly).await.is_err(), "only the admin function has the schedule");
+    let answer = handle_event(&router, event, Events::HttpAndBootstrap).await.expect("scheduled invocation");
+    assert!(answer["sourceMoves"]["passes"].as_u64().is_some_and(|p| p >= 1), "{answer}");
+    let done = service.source_move(&admin, &job.id).await.expect("job");
+    assert_eq!((done.done(), done.moved), (true, 3), "{done:?}");
+    assert!(service.pending_source_moves(10).await.expect("pending").is_empty());
 }
 
 fn test_endpoint(name: &str) -> String {

@@ -7,6 +7,9 @@
 //! file into `<data dir>/outbox`; their links point at this server's `/enroll`, signed
 //! with the key kept in `<data dir>/enrollment.key`.
 //!
+//! Deleting an integration (or moving its users) finishes in the background: a loop
+//! steps the pending source moves every half second.
+//!
 //! EAA directories are synced in process on a schedule (`--eaa-sync-interval`, 6 hours by
 //! default) and on "sync now", with credentials files under `<data dir>/eaa-credentials`.
 
@@ -246,6 +249,25 @@ pub fn spawn_mailer<S: ItemStore + 'static>(
 ) -> tokio::task::JoinHandle<()> {
     let mailer = OutboxMailer::new(service, FileMailer::new(outbox_dir(data_dir), LOCAL_SENDER), config);
     tokio::spawn(async move { drain_outbox_forever(&mailer, MAILER_EVERY, MAILER_BATCH).await })
+}
+
+/// How often the background loop looks for pending source moves, and how many listing
+/// items it lets each one examine per pass.
+const SOURCE_MOVES_EVERY: Duration = Duration::from_millis(500);
+const SOURCE_MOVES_EXAMINED: usize = 2_000;
+
+/// Starts the loop that finishes integration deletions and user moves in the background
+/// (`tenancy::source_moves`). Abort it on shutdown: a step cut off is redone on the next
+/// start from the job's saved position.
+pub fn spawn_source_moves<S: ItemStore + 'static>(service: Arc<Provisioning<S>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(error) = service.continue_source_moves(SOURCE_MOVES_EXAMINED).await {
+                tracing::warn!(retry_in = ?SOURCE_MOVES_EVERY, detail = %error.detail(), "source moves: pass failed");
+            }
+            tokio::time::sleep(SOURCE_MOVES_EVERY).await;
+        }
+    })
 }
 
 /// The local server's background mailer: drains the outbox every `every`, forever (spawn

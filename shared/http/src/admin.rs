@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use item_store::ItemStore;
 use provisioning::enrollment::ResendRequest;
 use provisioning::mfa::UserSummary;
-use provisioning::tenancy::Integration;
+use provisioning::tenancy::{Integration, MoveTarget, SourceMove, TenantOverview};
 use provisioning::{Actor, Caller, EaaConfig, EaaDirectory, IntegrationKind, Settings, Source, SyncStatus, USERS, WithToken};
 use scim::ScimError;
 use serde_json::{Map, Value, json};
@@ -45,11 +45,16 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         ["integrations", id] => match *method {
             Method::GET => admin.integration(id).await,
             Method::PATCH => admin.update_integration(id, body).await,
-            Method::DELETE => {
-                context.service.delete_integration(&caller, id).await?;
-                Ok(Reply::no_content())
-            }
+            Method::DELETE => admin.delete_integration(id).await,
             _ => Err(Failure::method_not_allowed("GET, PATCH, DELETE")),
+        },
+        ["integrations", id, "move-users"] => match *method {
+            Method::POST => admin.move_integration_users(id, body).await,
+            _ => Err(Failure::method_not_allowed("POST")),
+        },
+        ["jobs", id] => match *method {
+            Method::GET => Ok(Reply::ok(job_json(&context.service.source_move(&caller, id).await?))),
+            _ => Err(Failure::method_not_allowed("GET")),
         },
         ["integrations", id, "token"] => match *method {
             Method::POST => admin.rotate_token(id).await,
@@ -62,11 +67,12 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         },
         ["users", id] => match *method {
             Method::GET => Ok(Reply::ok(user_json(context.service.user_summary(&caller, id).await?))),
+            Method::PATCH => admin.move_user(id, body).await,
             Method::DELETE => {
                 context.service.delete(&caller, &USERS, id, None).await?;
                 Ok(Reply::no_content())
             }
-            _ => Err(Failure::method_not_allowed("GET, DELETE")),
+            _ => Err(Failure::method_not_allowed("GET, PATCH, DELETE")),
         },
         ["users", id, "devices"] => match *method {
             Method::GET => {
@@ -81,6 +87,10 @@ pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, bo
         },
         ["log"] => match *method {
             Method::GET => admin.log().await,
+            _ => Err(Failure::method_not_allowed("GET")),
+        },
+        ["tenant"] => match *method {
+            Method::GET => Ok(Reply::ok(tenant_json(context.service.tenant_overview(&caller).await?))),
             _ => Err(Failure::method_not_allowed("GET")),
         },
         // EAA provisioning: the configuration is read and changed here; listing EAA's
@@ -209,6 +219,49 @@ impl<S: ItemStore> Admin<'_, S> {
         };
         let updated = self.context.service.update_integration(self.caller, id, name, settings).await?;
         Ok(Reply::ok(self.integration_json(&self.context.service.integration(self.caller, &updated.id).await?)))
+    }
+
+    /// `DELETE /integrations/{id}[?users=release|delete]`: the integration is gone at
+    /// once; its users and groups are released to manual (default) or removed. 200 with
+    /// the counts when that finished within the request, else 202 with the job so far
+    /// and its `Location` (it goes on in the background).
+    async fn delete_integration(&self, id: &str) -> Outcome {
+        let params = query_params(self.parts)?;
+        let users = match param(&params, "users") {
+            None | Some("release") => MoveTarget::Manual,
+            Some("delete") => MoveTarget::Delete,
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!(
+                    "users={other:?}: use users=release (the default: users and groups become manual) or users=delete (removed with their devices)"
+                ))
+                .into());
+            }
+        };
+        let job = self.context.service.delete_integration(self.caller, id, users, INLINE_EXAMINED).await?;
+        Ok(self.job_reply(&job))
+    }
+
+    /// `POST /integrations/{id}/move-users {"source": {"type":"manual"} | {"type":"integration","integrationId":".."}}`.
+    async fn move_integration_users(&self, id: &str, body: &Bytes) -> Outcome {
+        let to = source_field(&json_body(body)?)?;
+        let job = self.context.service.move_integration_users(self.caller, id, to, INLINE_EXAMINED).await?;
+        Ok(self.job_reply(&job))
+    }
+
+    /// 200 with a finished job, 202 with its `Location` while it goes on.
+    fn job_reply(&self, job: &SourceMove) -> Reply {
+        if job.done() {
+            return Reply::ok(job_json(job));
+        }
+        let location = format!("{}/admin/v1/jobs/{}", public_base_url(self.parts), job.id);
+        Reply::json(StatusCode::ACCEPTED, job_json(job)).location(Some(location))
+    }
+
+    /// `PATCH /users/{id} {"source": ..}`: moves one user to manual or to an integration.
+    async fn move_user(&self, id: &str, body: &Bytes) -> Outcome {
+        let to = source_field(&json_body(body)?)?;
+        self.context.service.move_user(self.caller, id, to).await?;
+        Ok(Reply::ok(user_json(self.context.service.user_summary(self.caller, id).await?)))
     }
 
     async fn rotate_token(&self, id: &str) -> Outcome {
@@ -374,11 +427,84 @@ fn sync_status_json(status: SyncStatus) -> Value {
     json!({ "last": status.last, "inProgress": status.in_progress })
 }
 
-fn user_json(user: UserSummary) -> Value {
-    let source = match &user.source {
+/// Listing items a deletion or move examines within its request; the rest goes on in
+/// the background (a request must end well before API Gateway's 30 s).
+const INLINE_EXAMINED: usize = 200;
+
+/// The target of a move: a body `{"source": {"type": "manual"}}` or `{"source": {"type":
+/// "integration", "integrationId": ".."}}`, nothing else (a field that is not `source` is
+/// refused by name: nothing else of a user changes here).
+fn source_field(body: &Value) -> Result<MoveTarget, Failure> {
+    let shape = "{\"source\": {\"type\": \"manual\"}} or {\"source\": {\"type\": \"integration\", \"integrationId\": \"..\"}}";
+    let fields = body.as_object().ok_or_else(|| ScimError::invalid_value(format!("the body must be {shape}")))?;
+    let refused: Vec<String> = fields.keys().filter(|key| *key != "source").map(|k| format!("\"{k}\"")).collect();
+    if !refused.is_empty() {
+        return Err(ScimError::invalid_value(format!(
+            "cannot change {} here: only a user's source is changed by PATCH /admin/v1/users/{{id}} ({shape})",
+            refused.join(", ")
+        ))
+        .into());
+    }
+    let source = fields.get("source").ok_or_else(|| ScimError::invalid_value(format!("source is required: {shape}")))?;
+    match serde_json::from_value::<MoveTarget>(source.clone()) {
+        Ok(MoveTarget::Delete) | Err(_) => Err(ScimError::invalid_value(format!("source must be {shape}")).into()),
+        Ok(target) => Ok(target),
+    }
+}
+
+/// A deletion's or move's job: how many records were released, moved or removed so far.
+fn job_json(job: &SourceMove) -> Value {
+    json!({
+        "id": job.id,
+        "integrationId": job.integration,
+        "integrationDeleted": job.integration_deleted,
+        "to": job.to,
+        "done": job.done(),
+        "phase": job.phase,
+        "moved": job.moved,
+        "removed": job.removed,
+        "failed": job.failed,
+        "created": job.created,
+        "finished": job.finished,
+    })
+}
+
+/// The tenant with its seats and its users by source and status (README, "Seats").
+fn tenant_json(tenant: TenantOverview) -> Value {
+    let by_source: Vec<Value> = tenant
+        .by_source
+        .iter()
+        .map(|(source, count)| {
+            let mut entry = source_json(source);
+            if let Some(object) = entry.as_object_mut() {
+                object.insert("count".into(), (*count).into());
+            }
+            entry
+        })
+        .collect();
+    let by_status: Map<String, Value> = tenant
+        .by_status
+        .iter()
+        .filter_map(|(status, count)| Some((serde_json::to_value(status).ok()?.as_str()?.to_string(), (*count).into())))
+        .collect();
+    json!({
+        "id": tenant.id,
+        "name": tenant.name,
+        "created": tenant.created,
+        "seats": {"used": tenant.seats_used, "limit": tenant.seat_limit},
+        "users": {"bySource": by_source, "byStatus": by_status, "complete": tenant.counts_complete},
+    })
+}
+
+fn source_json(source: &Source) -> Value {
+    match source {
         Source::Manual => json!({ "type": "manual" }),
         Source::Integration(id) => json!({ "type": "integration", "integrationId": id }),
-    };
+    }
+}
+
+fn user_json(user: UserSummary) -> Value {
+    let source = source_json(&user.source);
     json!({
         "id": user.id,
         "userName": user.user_name,

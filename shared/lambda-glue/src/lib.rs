@@ -11,8 +11,11 @@
 //!
 //! The admin function ([`serve_admin`]) also reaches EAA (directory and group selection)
 //! and starts the sync function for "sync now". It also answers a direct invoke `{"bootstrap": {"tenantName": "..",
-//! "seatLimit": null}}` with a new tenant and its admin key. Only a principal allowed
-//! `lambda:InvokeFunction` can send one: API Gateway only ever sends HTTP events.
+//! "seatLimit": null}}` with a new tenant and its admin key, and the operator's
+//! `{"seatLimit": {"tenantId": "..", "limit": 500}}` with the tenant's seats; its
+//! one-minute schedule finishes integration deletions in the background. Only a
+//! principal allowed `lambda:InvokeFunction` can send these: API Gateway only ever sends
+//! HTTP events.
 
 pub mod eaa_sync;
 pub mod stream;
@@ -28,10 +31,10 @@ use item_store::ItemStore;
 pub use lambda_http::Error;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, service_fn};
-use provisioning::Provisioning;
 use provisioning::eaa::{EaaConnector, SyncTrigger};
 use provisioning::enrollment::EnrollmentConfig;
 use provisioning::enrollment::delivery::OutboxMailer;
+use provisioning::{Caller, Provisioning};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -51,6 +54,14 @@ struct Bootstrap {
     tenant_name: String,
     #[serde(default)]
     seat_limit: Option<u64>,
+}
+
+/// The operator's `{"seatLimit": {"tenantId": "..", "limit": 500}}` (`null` removes the limit).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SeatLimit {
+    tenant_id: String,
+    limit: Option<u64>,
 }
 
 /// A function's whole `main`: JSON tracing, the DynamoDB store from `TABLE_NAME`, the
@@ -188,16 +199,67 @@ pub async fn handle_event<S: ItemStore>(router: &Router<S>, event: Value, events
         tracing::info!(tenant = %created.tenant, "bootstrap created a tenant and its admin key");
         return Ok(json!({ "tenantId": created.tenant, "adminKey": created.admin_key }));
     }
+    if event.get("source").and_then(Value::as_str) == Some("aws.events") {
+        if events != Events::HttpAndBootstrap {
+            return Err("this function has no schedule; the admin function's finishes integration deletions".into());
+        }
+        // Boxed, like every large future here: the invocation's future stays small.
+        return Ok(Box::pin(continue_source_moves(router.service(), Instant::now() + SOURCE_MOVES_BUDGET)).await);
+    }
+    if let Some(seat_limit) = event.get("seatLimit") {
+        if events != Events::HttpAndBootstrap {
+            return Err("this function does not accept seatLimit events; invoke the admin function".into());
+        }
+        return Box::pin(set_seat_limit(router, seat_limit)).await;
+    }
     let request: LambdaRequest = serde_json::from_value(event)?;
     // lambda_http builds the request with `expect`: a raw query string with characters a
     // URI may not hold (a client's unencoded `"`), or a bad Host header, would panic in
     // there. Answer 400 instead of failing the invocation.
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lambda_http::Request::from(request)));
     let response = match converted {
-        Ok(request) => router.handle(into_router_request(request)).await,
+        Ok(request) => Box::pin(router.handle(into_router_request(request))).await,
         Err(_) => router.malformed("the request line is malformed: percent-encode the path and query string"),
     };
     Ok(gateway_response(response))
+}
+
+/// How long one scheduled invocation of the admin function works on pending source
+/// moves (its timeout is 25 s; each pass is bounded by its examined items).
+const SOURCE_MOVES_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Listing items one pass lets each pending job examine.
+const SOURCE_MOVES_EXAMINED: usize = 500;
+
+/// The admin function's one-minute schedule: steps the pending integration deletions and
+/// user moves (`tenancy::source_moves`) until `until`, or until none is left.
+async fn continue_source_moves<S: ItemStore>(service: &Provisioning<S>, until: Instant) -> Value {
+    let mut passes = 0u32;
+    while Instant::now() < until {
+        match service.continue_source_moves(SOURCE_MOVES_EXAMINED).await {
+            Ok(0) => break,
+            Ok(_) => passes += 1,
+            Err(error) => {
+                tracing::warn!(detail = %error.detail(), "source moves: pass failed; the next schedule goes on");
+                return json!({"sourceMoves": {"passes": passes, "error": error.detail()}});
+            }
+        }
+    }
+    json!({"sourceMoves": {"passes": passes}})
+}
+
+/// The operator sets, changes or removes a tenant's seat limit (a tenant's admins cannot).
+async fn set_seat_limit<S: ItemStore>(router: &Router<S>, event: &Value) -> Result<Value, Error> {
+    let request: SeatLimit = serde_json::from_value(event.clone())?;
+    let service = router.service();
+    service.tenant(&request.tenant_id).await.map_err(|e| e.detail())?;
+    let seats = service.set_seat_limit(&Caller::admin(&request.tenant_id), request.limit).await.map_err(|e| e.detail())?;
+    let used = match seats.limit {
+        Some(_) => seats.used,
+        None => service.tenant_overview(&Caller::admin(&request.tenant_id)).await.map_err(|e| e.detail())?.seats_used,
+    };
+    tracing::info!(tenant = %request.tenant_id, limit = ?seats.limit, used, "the operator set the seat limit");
+    Ok(json!({ "tenantId": request.tenant_id, "seats": {"used": used, "limit": seats.limit} }))
 }
 
 /// A lambda_http request as the router wants it: the body as bytes, the stage taken out

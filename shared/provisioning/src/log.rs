@@ -30,6 +30,11 @@ pub enum LogOperation {
     EnrollmentEmail,
     /// A device was registered through an enrollment link.
     Enroll,
+    /// The tenant's seat usage reached a share of its limit (80%, 100%).
+    Seats,
+    /// A record's source changed: released when its integration was deleted, or moved by
+    /// an admin.
+    Move,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

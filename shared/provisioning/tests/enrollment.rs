@@ -159,6 +159,63 @@ async fn the_outbox_follows_creates_and_first_claims_only() {
     assert_eq!(service.pending_emails(10).await.expect("pending").len(), 2);
 }
 
+/// Only people who can enroll are mailed: a user created suspended gets nothing until
+/// restored, a user without an address gets it when the address arrives, each once, and
+/// the log says why each one was not mailed.
+#[tokio::test]
+async fn emails_wait_for_an_active_user_with_an_address_and_go_out_once() {
+    let service = service().await;
+    let tenant = tenant(&service, None).await;
+    let (mailing, _) = integration(&service, &tenant, SENDING).await;
+    let queued_for =
+        |pending: &[provisioning::enrollment::outbox::PendingEmail], id: &str| pending.iter().filter(|p| p.user_id == id).count();
+
+    // Entra's string boolean: created inactive.
+    let mut inactive = entra_user("ivy");
+    inactive["active"] = json!("False");
+    let ivy = id_of(&service.create(&mailing, &USERS, &inactive).await.expect("create").resource);
+    let nameless = id_of(&service.create(&mailing, &USERS, &json!({"userName": "ned"})).await.expect("create").resource);
+    assert!(service.pending_emails(10).await.expect("pending").is_empty(), "neither can enroll yet");
+    let summary = |id: String| {
+        let service = Arc::clone(&service);
+        let admin = tenant.admin.clone();
+        async move { service.user_summary(&admin, &id).await.expect("user").enrollment_email }
+    };
+    assert_eq!(summary(ivy.clone()).await, Some(EnrollmentEmail::Suspended));
+    assert_eq!(summary(nameless.clone()).await, Some(EnrollmentEmail::NoEmailAddress));
+    let log = log_details(&service, &tenant.admin).await;
+    assert!(log.contains(&(LogOperation::Create, LogOutcome::Success, provisioning::enrollment::SUSPENDED_DETAIL.to_string())), "{log:?}");
+
+    // An unrelated change while suspended mails nothing and says nothing new.
+    let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "Ivy"}]));
+    service.patch(&mailing, &USERS, &ivy, &rename, None).await.expect("patch");
+    assert!(service.pending_emails(10).await.expect("pending").is_empty());
+
+    // Restored: mailed. The address arrives: mailed.
+    service
+        .patch(&mailing, &USERS, &ivy, &patch(json!([{"op": "replace", "path": "active", "value": "True"}])), None)
+        .await
+        .expect("restore");
+    let address = patch(json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "ned@contoso.com"}]));
+    service.patch(&mailing, &USERS, &nameless, &address, None).await.expect("address");
+    let pending = service.pending_emails(10).await.expect("pending");
+    assert_eq!((queued_for(&pending, &ivy), queued_for(&pending, &nameless)), (1, 1), "{pending:?}");
+    assert_eq!(pending.iter().find(|p| p.user_id == nameless).map(|p| p.email.as_str()), Some("ned@contoso.com"));
+
+    // Once: suspending and restoring again, or a new address, queues nothing more.
+    let suspend = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    service.patch(&mailing, &USERS, &ivy, &suspend, None).await.expect("suspend");
+    service
+        .patch(&mailing, &USERS, &ivy, &patch(json!([{"op": "replace", "path": "active", "value": true}])), None)
+        .await
+        .expect("restore");
+    let other = patch(json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ned2@contoso.com"}]));
+    service.patch(&mailing, &USERS, &nameless, &other, None).await.expect("address");
+    let again = service.pending_emails(10).await.expect("pending");
+    assert_eq!((queued_for(&again, &ivy), queued_for(&again, &nameless)), (1, 1), "{again:?}");
+    assert_eq!(again.iter().find(|p| p.user_id == nameless).map(|p| p.email.as_str()), Some("ned@contoso.com"));
+}
+
 #[tokio::test]
 async fn replayed_and_duplicate_stream_records_send_once() {
     let service = service().await;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use embedded_store::EmbeddedStore;
 use item_store::{Condition, Item, ItemStore, Key, Page, Query, StoreError, TransactOp};
+use provisioning::tenancy::MoveTarget;
 use provisioning::{Error, IntegrationKind, Provisioning, Settings};
 use tokio::sync::Notify;
 
@@ -116,7 +117,7 @@ async fn a_deleted_integrations_token_stops_during_a_refresh() {
     // Held after the integration was read: the last moment before the grant is cached.
     *service.store().held.lock().expect("lock") = integration_read;
     let deleted = overtaken_by(&service, &created.token, async {
-        service.delete_integration(&admin, &created.integration.id).await.expect("delete");
+        service.delete_integration(&admin, &created.integration.id, MoveTarget::Manual, 100).await.expect("delete");
     })
     .await;
     assert_eq!(deleted.unwrap_err(), Error::Unauthorized);

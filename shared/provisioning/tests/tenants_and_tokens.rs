@@ -9,6 +9,7 @@ use common::*;
 use embedded_store::EmbeddedStore;
 use item_store::{CountingStore, ItemStore, Key};
 use provisioning::clock::ManualClock;
+use provisioning::tenancy::MoveTarget;
 use provisioning::{Actor, Error, IntegrationKind, Provisioning, Settings, USERS};
 use time::OffsetDateTime;
 
@@ -74,7 +75,7 @@ async fn tokens_authenticate_their_integration_only_and_rotate() {
         service.authenticate(&rotated.token).await.unwrap().actor,
         Actor::Integration { id: integration_id.clone(), settings: updated.settings }
     );
-    service.delete_integration(&a.admin, integration_id).await.unwrap();
+    service.delete_integration(&a.admin, integration_id, MoveTarget::Manual, 100).await.unwrap();
     assert_eq!(service.authenticate(&rotated.token).await.unwrap_err(), Error::Unauthorized);
 }
 

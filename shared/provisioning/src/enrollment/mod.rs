@@ -23,5 +23,5 @@ pub use config::{DEFAULT_PRODUCT_NAME, EnrollmentConfig, PRODUCT_NAME_ENV};
 pub use delivery::{Delivery, DeliveryPolicy, OutboxChange, OutboxMailer};
 pub use link::{LinkClaims, LinkKey};
 pub use mailer::{Email, Mailer, SendError};
-pub use outbox::{NO_ADDRESS_DETAIL, OUTBOX_KIND, OutboxState};
+pub use outbox::{NO_ADDRESS_DETAIL, OUTBOX_KIND, OutboxState, SUSPENDED_DETAIL};
 pub use redeem::{EnrollDeviceRequest, EnrollError, EnrollmentInfo, ResendRequest};

@@ -1,9 +1,10 @@
-//! Enrollment emails through an outbox (docs/ARCHITECTURE.md, "Enrollment email"): the write that
-//! creates a user (or first claims one that was never sent an email) under an integration
-//! with *send enrollment emails* puts an outbox item in the same transaction, so the email
-//! is queued exactly when the user exists. The mailer (`mail_delivery`) leases, sends and
-//! marks it sent with conditional writes. A user without an email address gets none, and
-//! that is recorded on the user and in the provisioning log (visible, not silent).
+//! Enrollment emails through an outbox (docs/ARCHITECTURE.md, "Enrollment email"): a user
+//! of an integration with *send enrollment emails* is mailed once, as soon as they are
+//! active, unenrolled, have an address and were never mailed: the write that makes it so
+//! (the create or first claim, the one that brings the address, the one that restores
+//! the user) puts an outbox item in its own transaction. The mailer (`delivery`) leases,
+//! sends and marks it sent with conditional writes. A user who cannot be mailed yet
+//! (suspended, no address) is marked so on the user and in the provisioning log.
 //!
 //! The outbox item is also the enrollment link's single-use state: it holds the per-email
 //! nonce that the link names, and enrollment consumes it (see `enroll`).
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::mfa::state::{EnrollmentEmail, MfaState};
+use crate::mfa::state::{EnrollmentEmail, MfaState, UserStatus};
 use crate::resources::attributes::work_email;
 use crate::service::Provisioning;
 use crate::storage::keys::{self, GSI1_PK, GSI1_SK};
@@ -21,6 +22,9 @@ use crate::tenancy::ownership::{Actor, Caller};
 
 /// The provisioning log's detail for a user that cannot be sent an enrollment email.
 pub const NO_ADDRESS_DETAIL: &str = "no enrollment email: user has no email address";
+
+/// The provisioning log's detail for a user not mailed because they are suspended.
+pub const SUSPENDED_DETAIL: &str = "no enrollment email: user is suspended (it is sent when the user is restored)";
 
 /// Marks outbox items, so that a stream filter can select them by their new image.
 pub const OUTBOX_KIND: &str = "enrollmentEmail";
@@ -168,43 +172,71 @@ pub(crate) fn new_nonce() -> Result<String> {
 pub(crate) struct EnrollmentPlan {
     pub marker: Option<EnrollmentEmail>,
     pub outbox: Option<TransactOp>,
+    /// Why the user is not mailed, for the write's log entry (said once per reason).
+    pub detail: Option<&'static str>,
 }
 
 impl EnrollmentPlan {
-    /// Adds the "no address" detail to the write's log entry, so the missing email is
-    /// visible in the provisioning log.
+    /// Adds why the user was not mailed to the write's log entry, so that it is visible
+    /// in the provisioning log.
     pub fn annotate_log(&self, log: &mut Item) {
-        if self.outbox.is_none() && self.marker == Some(EnrollmentEmail::NoEmailAddress) {
-            log.attrs.insert("detail".into(), NO_ADDRESS_DETAIL.into());
+        if let Some(detail) = self.detail {
+            log.attrs.insert("detail".into(), detail.into());
         }
     }
 }
 
+/// The user as a write found it, for [`Provisioning::enrollment_plan`] (`None`: a create).
+pub(crate) struct Before<'a> {
+    pub mfa: &'a MfaState,
+    pub resource: &'a Value,
+    /// The write claims the user: new to the integration, as a create would be.
+    pub claimed: bool,
+}
+
 impl<S: ItemStore> Provisioning<S> {
-    /// The enrollment email of a user write by `caller`. Only a create, or the first claim
-    /// of a user that was never queued an email, queues one, and only for an integration
-    /// with *send enrollment emails*: switching the setting on later does not mail
-    /// existing users (the admin's resend does).
+    /// The enrollment email of a user write by `caller`, leaving the user with `resource`
+    /// and `mfa`. Only an integration with *send enrollment emails* mails, once per user,
+    /// and only at a moment that makes the user mailable: new to the integration, the
+    /// address arrived, or restored. Switching the setting on later does not mail existing
+    /// users on their unrelated updates (the admin's resend does).
     pub(crate) fn enrollment_plan(
         &self,
         caller: &Caller,
         user_id: &str,
         resource: &Value,
-        previous: Option<&MfaState>,
+        mfa: &MfaState,
+        before: Option<Before<'_>>,
     ) -> Result<EnrollmentPlan> {
+        let previous = before.as_ref().and_then(|b| b.mfa.enrollment_email);
+        let keep = EnrollmentPlan { marker: previous, outbox: None, detail: None };
         let sends = matches!(&caller.actor, Actor::Integration { settings, .. } if settings.send_enrollment_emails);
-        let already = previous.and_then(|mfa| mfa.enrollment_email);
-        if !sends || already.is_some() {
-            return Ok(EnrollmentPlan { marker: already, outbox: None });
+        if !sends
+            || previous == Some(EnrollmentEmail::Queued)
+            || !matches!(mfa.status, UserStatus::Unenrolled | UserStatus::ProvisioningDisabled)
+        {
+            return Ok(keep);
         }
-        match address(resource) {
-            Some(email) => {
-                let pending = self.new_pending_email(&caller.tenant, user_id, resource, email)?;
-                let outbox = TransactOp::Put { item: pending.to_item(1), condition: Condition::Absent };
-                Ok(EnrollmentPlan { marker: Some(EnrollmentEmail::Queued), outbox: Some(outbox) })
-            }
-            None => Ok(EnrollmentPlan { marker: Some(EnrollmentEmail::NoEmailAddress), outbox: None }),
+        let not_mailed = |reason: EnrollmentEmail, detail: &'static str| EnrollmentPlan {
+            marker: Some(reason),
+            outbox: None,
+            // Said when the reason is new, not on every later write of the same user.
+            detail: (previous != Some(reason)).then_some(detail),
+        };
+        if mfa.status == UserStatus::ProvisioningDisabled {
+            return Ok(not_mailed(EnrollmentEmail::Suspended, SUSPENDED_DETAIL));
         }
+        let Some(email) = address(resource) else { return Ok(not_mailed(EnrollmentEmail::NoEmailAddress, NO_ADDRESS_DETAIL)) };
+        let moment = match &before {
+            None => true,
+            Some(before) => before.claimed || address(before.resource).is_none() || before.mfa.status == UserStatus::ProvisioningDisabled,
+        };
+        if !moment {
+            return Ok(keep);
+        }
+        let pending = self.new_pending_email(&caller.tenant, user_id, resource, email)?;
+        let outbox = TransactOp::Put { item: pending.to_item(1), condition: Condition::Absent };
+        Ok(EnrollmentPlan { marker: Some(EnrollmentEmail::Queued), outbox: Some(outbox), detail: None })
     }
 
     pub(crate) fn new_pending_email(&self, tenant: &str, user_id: &str, resource: &Value, email: &str) -> Result<PendingEmail> {

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EnrollmentEmail {
     Queued,
-    /// The integration sends enrollment emails, but the user has no email address.
+    /// The integration sends enrollment emails, but the user has no email address (yet).
     NoEmailAddress,
+    /// The integration sends enrollment emails, but the user is suspended (until restored).
+    Suspended,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserStatus {
     Unenrolled,
@@ -29,7 +31,7 @@ pub struct MfaState {
     /// The status before SCIM `active=false`, restored by `active=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_from: Option<UserStatus>,
-    /// Whether an enrollment email was queued at creation, or could not be.
+    /// Whether an enrollment email was queued, or why not yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment_email: Option<EnrollmentEmail>,
 }

@@ -68,7 +68,9 @@ impl<S: ItemStore> Provisioning<S> {
 
     pub async fn user_summary(&self, caller: &Caller, id: &str) -> Result<UserSummary> {
         caller.require_admin(MANAGE)?;
-        Ok(summary(self.user_record(caller, id).await?))
+        let mut record = self.user_record(caller, id).await?;
+        record.source = self.live_source(&caller.tenant, &record.source).await?;
+        Ok(summary(record))
     }
 
     /// The tenant's users in userName order, `limit` per page, with a cursor for the next.
@@ -82,7 +84,19 @@ impl<S: ItemStore> Provisioning<S> {
         let partition = keys::listing(&caller.tenant, USERS.name());
         let cursor = after.map(|token| decode_cursor(token, SUMMARY_CURSOR_FINGERPRINT, &partition)).transpose()?;
         let page = self.store.query(&Query::index(GSI1, partition.clone()).limit(limit.max(1)).after(cursor)).await?;
-        let users = page.items.iter().map(|item| Record::from_item(item).map(summary)).collect::<Result<Vec<_>>>()?;
+        // A source naming a deleted integration is shown as what it is: manual.
+        let live = if page.items.is_empty() { Default::default() } else { self.live_integrations(caller).await? };
+        let users = page
+            .items
+            .iter()
+            .map(|item| {
+                let mut record = Record::from_item(item)?;
+                if matches!(&record.source, Source::Integration(id) if !live.contains(id)) {
+                    record.source = Source::Manual;
+                }
+                Ok(summary(record))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let next = page.cursor.map(|c| encode_cursor(SUMMARY_CURSOR_FINGERPRINT, &partition, &c.0));
         Ok((users, next))
     }

@@ -45,8 +45,10 @@ impl<S: ItemStore> Provisioning<S> {
         let changed = attribute_names(&resource, &apart, descriptor);
         let id = new_id();
         // Only users provisioned by an integration that sends enrollment emails get one;
-        // one without an address is marked so, so that it shows in the admin API and log.
-        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, None)?) } else { None };
+        // one created suspended or without an address is marked so, so that it shows in
+        // the admin API and log (and is mailed when restored, or when the address comes).
+        let mfa = MfaState::new().with_active(is_active(&resource));
+        let enrollment = if descriptor.is_user { Some(self.enrollment_plan(caller, &id, &resource, &mfa, None)?) } else { None };
         let outbox = enrollment.as_ref().and_then(|plan| plan.outbox.clone());
         let enrollment_email = enrollment.as_ref().and_then(|plan| plan.marker);
         let changes = members::add_changes(caller, &id, &apart)?;
@@ -55,7 +57,7 @@ impl<S: ItemStore> Provisioning<S> {
             id,
             type_name: descriptor.name().to_string(),
             version: 1,
-            mfa: descriptor.is_user.then(|| MfaState { enrollment_email, ..MfaState::new().with_active(is_active(&resource)) }),
+            mfa: descriptor.is_user.then_some(MfaState { enrollment_email, ..mfa }),
             resource,
             created: now.clone(),
             last_modified: now,
@@ -81,8 +83,17 @@ impl<S: ItemStore> Provisioning<S> {
             });
             let mut seat_op = None;
             if descriptor.is_user {
-                match self.seats_for_attempt(tenant, attempt).await?.take(tenant) {
-                    Ok(op) => seat_op = Some(transaction.push(op)),
+                let seats = self.seats_for_attempt(tenant, attempt).await?;
+                match seats.take(tenant) {
+                    Ok(op) => {
+                        seat_op = Some(transaction.push(op));
+                        if let Some(threshold) = seats.crossed_by_taking_one() {
+                            transaction.push(TransactOp::Put {
+                                item: self.seats_log_item(caller, &seats, threshold),
+                                condition: Condition::Absent,
+                            });
+                        }
+                    }
                     // At the limit, a create that claims an existing record still succeeds
                     // (claims take no seat): look for the collision first.
                     Err(limit) => {
@@ -128,7 +139,9 @@ impl<S: ItemStore> Provisioning<S> {
         let holder = self.store.get(uniqueness).await?.ok_or_else(gone)?;
         let id = holder.attrs.get("id").and_then(Value::as_str).ok_or_else(gone)?.to_string();
         let item = self.store.get(&keys::resource(&caller.tenant, &id)).await?.ok_or_else(gone)?;
-        let record = Record::from_item(&item)?;
+        let mut record = Record::from_item(&item)?;
+        // A record of a deleted integration is manual: claimable.
+        record.source = self.live_source(&caller.tenant, &record.source).await?;
         match decide(caller, &record.source, Operation::CreateCollision) {
             Decision::Claim => self.claim(caller, descriptor, record, body).await,
             Decision::Conflict(reason) => Err(taken(descriptor, unique, &reason)),

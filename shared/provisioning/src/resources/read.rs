@@ -11,7 +11,7 @@ use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
 use crate::service::Provisioning;
 use crate::storage::keys;
-use crate::tenancy::ownership::{Caller, Decision, Operation, decide, reachable};
+use crate::tenancy::ownership::{Actor, Caller, Decision, Operation, Source, decide, reachable};
 
 /// Ids are server-generated uuids; anything much longer cannot be one of ours.
 pub(crate) const MAX_ID_LEN: usize = 128;
@@ -36,6 +36,14 @@ impl<S: ItemStore> Provisioning<S> {
             // A large member change in flight, or interrupted: finish it before anyone
             // reads or writes the group (see `member_intents`).
             record = self.roll_forward(&caller.tenant, id).await?.ok_or_else(|| not_found(descriptor, id))?;
+        }
+        // Another integration's record may name one that was deleted: then it is manual,
+        // which matters to writes only (a read sees both alike), so a read costs no more.
+        if let (Actor::Integration { id: me, .. }, Source::Integration(owner)) = (&caller.actor, &record.source)
+            && me != owner
+            && operation != Operation::Read
+        {
+            record.source = self.live_source(&caller.tenant, &record.source).await?;
         }
         let visible = match operation {
             Operation::Read => decide(caller, &record.source, Operation::Read) != Decision::Hidden,

@@ -10,6 +10,7 @@ use scim::resource::prepare_replace;
 use serde_json::Value;
 
 use crate::clock::rfc3339;
+use crate::enrollment::outbox::Before;
 use crate::error::{Error, Result};
 use crate::log::LogOperation;
 use crate::mfa::state::MfaState;
@@ -223,21 +224,21 @@ impl<S: ItemStore> Provisioning<S> {
         let tenant = &caller.tenant;
         let old_unique = record.unique_value(descriptor).map(keys::fold);
         let new_unique = unique_value(descriptor, &resource).map(str::to_string);
-        // The first claim of a user that was never queued an email queues one, as a create
-        // would (the record was new to this integration).
-        let enrollment = match (&record.mfa, claim && descriptor.is_user) {
-            (Some(mfa), true) => Some(self.enrollment_plan(caller, &record.id, &resource, Some(mfa))?),
+        let mfa = record.mfa.map(|mfa| mfa.with_active(is_active(&resource)));
+        // A claim is new to this integration (mailed as a create would be); otherwise the
+        // write mails when it brings the address or restores the user.
+        let enrollment = match (&record.mfa, &mfa) {
+            (Some(before), Some(after)) => {
+                let before = Before { mfa: before, resource: &record.resource, claimed: claim };
+                Some(self.enrollment_plan(caller, &record.id, &resource, after, Some(before))?)
+            }
             _ => None,
         };
-        let active = is_active(&resource);
         let updated = Record {
             version: record.version + 1,
             last_modified: rfc3339(self.clock.now()),
             source: if claim { caller.source() } else { record.source.clone() },
-            mfa: record.mfa.map(|mfa| MfaState {
-                enrollment_email: enrollment.as_ref().map_or(mfa.enrollment_email, |plan| plan.marker),
-                ..mfa.with_active(active)
-            }),
+            mfa: mfa.map(|mfa| MfaState { enrollment_email: enrollment.as_ref().map_or(mfa.enrollment_email, |plan| plan.marker), ..mfa }),
             resource,
             pending_members: needs_intent(member_changes.len()),
             ..record.clone()

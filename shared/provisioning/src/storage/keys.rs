@@ -12,6 +12,7 @@
 //! | integration | `T#{t}` | `INT#{i}` | |
 //! | admin key reference | `T#{t}` | `ADMKEY#{key id}` | |
 //! | seat counter | `T#{t}` | `SEATS` | |
+//! | source move (an integration's records released, removed or moved) | `T#{t}` | `MOVE#{job}` | gsi1 `MOVES#PENDING` / `{t}#{job}` while pending |
 //! | resource count: 16 shards, the base, a first count in progress | `T#{t}` | `COUNT#{Type}#{00..15}`, `COUNT#{Type}#base`, `COUNT#{Type}#recount` | |
 //! | list bookmark (where the next index page starts) | `T#{t}#BOOKMARK` | `{Type}#{asc or desc}#{startIndex, 20 digits}` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
@@ -22,7 +23,7 @@
 //! | another work email of a user (at most 2) | `T#{t}#R#{user id}` | `E#{folded email}` | gsi3 `T#{t}#User#E#{folded email}` / `{user id}` |
 //! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
 //! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
-//! | EAA sync lease, run checkpoint, last summary | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST` | |
+//! | EAA sync lease, run checkpoint, last summary, the integration its states belong to | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST`, `EAASYNC#OWNER` | |
 //! | EAA sync state of a user / group | `T#{t}#EAA#U` / `T#{t}#EAA#G` | `{EAA uuid_url}` | |
 //! | EAA fetched users staged across invocations | `T#{t}#EAA#STAGE` | `{run}#{chunk, 6 digits}` | |
 //! | enrollment email (outbox) | `T#{t}#OUTBOX` | `{user id}` | gsi1 `OUTBOX#PENDING` / `{time, 20-digit ns}#{t}#{user id}` while unsent |
@@ -105,6 +106,15 @@ pub fn eaa_state_partition(tenant: &str, kind: &str) -> String {
 pub fn eaa_stage_partition(tenant: &str) -> String {
     format!("T#{tenant}#EAA#STAGE")
 }
+
+pub const SOURCE_MOVE_PREFIX: &str = "MOVE#";
+
+pub fn source_move(tenant: &str, job: &str) -> Key {
+    Key::new(tenant_config(tenant), format!("{SOURCE_MOVE_PREFIX}{job}"))
+}
+
+/// gsi1 partition of every tenant's pending source moves (the background drivers query it).
+pub const PENDING_MOVES: &str = "MOVES#PENDING";
 
 pub fn seats(tenant: &str) -> Key {
     Key::new(tenant_config(tenant), "SEATS")

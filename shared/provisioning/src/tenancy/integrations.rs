@@ -14,8 +14,9 @@ use crate::storage::ids::new_id;
 use crate::storage::keys;
 use crate::storage::paging;
 use crate::storage::transaction::Transaction;
-use crate::tenancy::ownership::{Caller, Settings};
+use crate::tenancy::ownership::{Caller, Settings, Source};
 use crate::tenancy::secrets;
+use crate::tenancy::source_moves::{MoveTarget, SourceMove};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntegrationKind {
@@ -206,6 +207,14 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(integrations)
     }
 
+    /// The ids of the tenant's integrations (one query: a tenant has few). A record whose
+    /// source names none of them is manual (see `ownership::live_source`).
+    pub(crate) async fn live_integrations(&self, caller: &Caller) -> Result<std::collections::HashSet<String>> {
+        let query = Query::partition(keys::tenant_config(&caller.tenant)).sort(SortKey::Prefix(keys::INTEGRATION_PREFIX.into()));
+        let items = paging::collect(&self.store, query, usize::MAX, "integrations").await?;
+        Ok(items.iter().filter_map(|item| item.key.sk.strip_prefix(keys::INTEGRATION_PREFIX).map(str::to_string)).collect())
+    }
+
     async fn with_last_used(&self, mut integration: Integration, token_hash: &str) -> Result<Integration> {
         if let Some(token) = self.store.get(&keys::secret(token_hash)).await? {
             integration.last_used = token.attrs.get("lastUsed").and_then(Value::as_i64);
@@ -278,21 +287,56 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(WithToken { integration, token: token.plaintext })
     }
 
-    /// Deletes an integration and its token. Its records keep their source (they stay
-    /// unwritable by other integrations until an admin reassigns them; see the report).
-    pub async fn delete_integration(&self, caller: &Caller, id: &str) -> Result<()> {
+    /// Deletes an integration and its token, and starts the job that releases its users
+    /// and groups to manual (`MoveTarget::Manual`) or removes them with their devices
+    /// (`MoveTarget::Delete`), in one transaction: from then on the integration is gone
+    /// for SCIM, and its records are manual for every rule even before the job reaches
+    /// them. The answer is the job after its first steps (up to `examine` listing items:
+    /// a small tenant's deletion is done by then; `tenancy::source_moves`).
+    pub async fn delete_integration(&self, caller: &Caller, id: &str, users: MoveTarget, examine: usize) -> Result<SourceMove> {
         caller.require_admin(MANAGE)?;
+        if let MoveTarget::Integration { .. } = users {
+            return Err(Error::invalid_value("a deleted integration's users are released to manual or removed"));
+        }
         let (integration, hash) = self.integration_item(caller, id).await?;
+        let eaa = integration.kind == IntegrationKind::Eaa;
+        let (job, job_op) = self.new_source_move(&caller.tenant, id, users, true, eaa);
         let mut ops = vec![
             TransactOp::Delete { key: keys::integration(&caller.tenant, id), condition: Condition::VersionEquals(integration.version) },
             TransactOp::Delete { key: keys::secret(&hash), condition: Condition::None },
             TransactOp::Delete { key: name_key(&caller.tenant, &integration.name), condition: Condition::None },
+            job_op,
         ];
-        if integration.kind == IntegrationKind::Eaa {
+        if eaa {
+            // The configuration and an unfinished run belong to this integration; the sync
+            // states stay for a successor to adopt (or go with removed users, see the job).
             ops.push(TransactOp::Delete { key: keys::eaa_config(&caller.tenant), condition: Condition::None });
+            ops.push(TransactOp::Delete { key: keys::eaa_sync(&caller.tenant, "RUN"), condition: Condition::None });
         }
-        self.store.transact(ops).await?;
+        match self.store.transact(ops).await {
+            Err(item_store::StoreError::TransactionCanceled { .. }) => {
+                return Err(Error::conflict("the integration was changed concurrently; read it again and retry"));
+            }
+            other => other?,
+        }
         self.grants.revoke(&hash);
-        Ok(())
+        match self.run_source_move(&caller.tenant, &job.id, examine).await {
+            Ok(job) => Ok(job),
+            // The deletion stands; the job goes on in the background.
+            Err(error) => {
+                tracing::warn!(job = %job.id, error = %error.detail(), "the deletion's first steps failed; the background goes on");
+                Ok(job)
+            }
+        }
+    }
+
+    /// The source a record's stored source stands for: an integration that no longer
+    /// exists is manual (its deletion is releasing it, or it was deleted before deletions
+    /// released records). One read, only for another integration's record.
+    pub(crate) async fn live_source(&self, tenant: &str, source: &Source) -> Result<Source> {
+        match source {
+            Source::Integration(id) if self.store.get(&keys::integration(tenant, id)).await?.is_none() => Ok(Source::Manual),
+            other => Ok(other.clone()),
+        }
     }
 }

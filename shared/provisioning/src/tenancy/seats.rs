@@ -17,12 +17,16 @@ use item_store::{Attributes, Condition, Item, ItemStore, TransactOp};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::log::LogOperation;
 use crate::resources::types::USERS;
 use crate::service::Provisioning;
 use crate::storage::attrs::u64_attr;
 use crate::storage::keys;
 use crate::storage::retry::{MAX_RETRIES, backoff, contended};
 use crate::tenancy::ownership::Caller;
+
+/// The shares of the limit, in percent, whose crossing the provisioning log records.
+pub const THRESHOLDS: [u64; 2] = [80, 100];
 
 /// What a write that keeps losing the race for the counter reports.
 pub(crate) const COUNTER: &str = "the tenant's user count";
@@ -56,10 +60,21 @@ impl Seats {
         let Some(limit) = self.limit else { return Ok(self.unchanged(tenant)) };
         if self.used >= limit {
             return Err(Error::conflict(format!(
-                "seat limit of {limit} users reached: delete users or ask the tenant administrator to raise the limit"
+                "seat limit of {limit} users reached ({} seats used; suspended users hold theirs): delete users to free seats, \
+                 or ask the service operator to raise the tenant's limit (the admin function's seatLimit invoke, or \
+                 scim-local --seat-limit)",
+                self.used
             )));
         }
         Ok(self.write(tenant, self.used + 1))
+    }
+
+    /// The share of the limit (80 or 100 percent) that taking one more seat reaches, if it
+    /// crosses one: what the provisioning log records.
+    pub(crate) fn crossed_by_taking_one(&self) -> Option<u64> {
+        let limit = self.limit.filter(|limit| *limit > 0)?;
+        let percent = |used: u64| used.saturating_mul(100) / limit;
+        THRESHOLDS.into_iter().rev().find(|threshold| percent(self.used) < *threshold && percent(self.used + 1) >= *threshold)
     }
 
     /// The operation giving a seat back. Without a limit: the check that there still is
@@ -86,6 +101,15 @@ impl Seats {
 }
 
 impl<S: ItemStore> Provisioning<S> {
+    /// The log entry of a create whose seat takes usage to `threshold` percent of the limit.
+    pub(crate) fn seats_log_item(&self, caller: &Caller, seats: &Seats, threshold: u64) -> Item {
+        let mut item = self.log_item(caller, LogOperation::Seats, "Tenant", Some(&caller.tenant), Ok(&[]));
+        let limit = seats.limit.unwrap_or_default();
+        let detail = format!("seat usage reached {threshold}% of the limit: {} of {limit} seats used", seats.used + 1);
+        item.attrs.insert("detail".into(), detail.into());
+        item
+    }
+
     pub async fn seats(&self, tenant: &str) -> Result<Seats> {
         let Some(item) = self.store.get(&keys::seats(tenant)).await? else { return Ok(Seats::UNLIMITED) };
         let seats = Seats {
@@ -109,7 +133,8 @@ impl<S: ItemStore> Provisioning<S> {
         self.seats(tenant).await
     }
 
-    /// Sets or removes the seat limit (admin). Users above a lowered limit stay.
+    /// Sets or removes the seat limit (the operator: the admin function's invoke, or
+    /// scim-local's option; a tenant's admin key cannot). Users above a lowered limit stay.
     pub async fn set_seat_limit(&self, caller: &Caller, limit: Option<u64>) -> Result<Seats> {
         caller.require_admin("set the seat limit")?;
         for attempt in 0..MAX_RETRIES {

@@ -47,8 +47,9 @@ impl<S: ItemStore> Provisioning<S> {
 
     pub(crate) async fn apply(&self, caller: &Caller, run: &mut Run) -> Result<(), Stop> {
         let tenant = caller.tenant.clone();
-        let user_states: HashMap<String, UserState> = self.states(&tenant, "U").await?;
-        let group_states: HashMap<String, GroupState> = self.states(&tenant, "G").await?;
+        let mut user_states: HashMap<String, UserState> = self.states(&tenant, "U").await?;
+        let mut group_states: HashMap<String, GroupState> = self.states(&tenant, "G").await?;
+        self.adopt_predecessor(caller, run, &mut user_states, &mut group_states).await?;
         let ready = self.apply_groups(caller, run, &group_states).await?;
 
         let desired = std::mem::take(&mut run.desired);

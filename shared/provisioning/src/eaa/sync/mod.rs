@@ -44,7 +44,9 @@
 //! | `lease` | one sync per tenant at a time |
 //! | `checkpoint` | the stage items and run item a step resumes from |
 //! | `apply` | the writes that make the tenant match the fetched users |
+//! | `adopt` | a new EAA integration taking over what the tenant's deleted one provisioned |
 
+pub mod adopt;
 pub mod apply;
 pub mod checkpoint;
 pub mod lease;

@@ -14,7 +14,7 @@ use crate::eaa::sync::lease::LEASE_MARGIN;
 use crate::eaa::sync::mapping::{Desired, from_attrs, to_attrs};
 use crate::eaa::sync::run::{Run, Stop, eaa_failure};
 use crate::eaa::sync::status::{Checkpoint, Phase, Progress, SyncCounts, SyncOutcome, SyncSummary, TargetRun};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::service::Provisioning;
 use crate::storage::ids::new_id;
 use crate::storage::keys;
@@ -52,6 +52,15 @@ impl<S: ItemStore> Provisioning<S> {
 
     async fn step_under_lease(&self, tenant: &str, eaa: &dyn EaaDirectory, budget: Duration) -> Result<Progress> {
         let deadline = Instant::now() + budget;
+        if self.eaa_deletion_pending(tenant).await? {
+            return Err(Error::Retryable {
+                throttled: false,
+                retry_after: Duration::from_secs(60),
+                detail: "the tenant's previous EAA integration is still being deleted (its users released or removed); \
+                         the sync goes on when that has finished"
+                    .into(),
+            });
+        }
         let (integration_id, selection) = self.eaa_selection(tenant).await?;
         let integration = self.integration(&Caller::admin(tenant), &integration_id).await?;
         let caller = Caller::integration(tenant, &integration_id, integration.settings);
