@@ -367,7 +367,6 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     let admin = Caller::admin(&tenant);
     let integration =
         service.create_integration(&admin, IntegrationKind::Eaa, "EAA", Settings::default()).await.expect("EAA").integration.id;
-    service.set_eaa_credentials(&admin, "corp").await.expect("credentials reference");
 
     let config = StandinConfig::for_tests();
     let (addr, standin) = standin::spawn(eaa_fixture(), config.clone()).await.expect("stand-in");
@@ -389,10 +388,16 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
         .send()
         .await
         .expect("PutParameter");
+    let connector = Arc::new(ClientConnector { credentials: SsmEaaCredentials::new(ssm_client(), &prefix), config: eaa_client_config() });
+    // Checked when set: a reference with no parameter is 409, the operator's one is taken.
+    let missing = service.set_eaa_credentials(&admin, "nothing-here", connector.as_ref()).await.expect_err("no parameter");
+    assert_eq!(missing.to_scim().status, 409, "{}", missing.detail());
+    assert!(!missing.detail().contains(&prefix), "the SSM path is the server's: {}", missing.detail());
+    service.set_eaa_credentials(&admin, "corp", connector.as_ref()).await.expect("credentials reference");
     let continuations = Arc::new(Recorded::default());
     let sync = EaaSync {
         service,
-        connector: Arc::new(ClientConnector { credentials: SsmEaaCredentials::new(ssm_client(), &prefix), config: eaa_client_config() }),
+        connector,
         continuation: Some(continuations.clone()),
     };
     let deadline = || Instant::now() + Duration::from_secs(900);

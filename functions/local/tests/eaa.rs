@@ -40,6 +40,13 @@ async fn user_names(http: &Http, server: &Server) -> Vec<String> {
     names
 }
 
+/// Fails if an answer names the server's data directory or any absolute file path.
+fn assert_no_server_path(body: &Value, data_dir: &std::path::Path) {
+    let text = body.to_string();
+    assert!(!text.contains(&*data_dir.to_string_lossy()), "the answer holds the data directory: {text}");
+    assert!(!text.contains("eaa-credentials") && !text.contains(".json"), "the answer holds a file name: {text}");
+}
+
 /// Polls `check` every 100 ms for at most 60 s.
 async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -68,10 +75,17 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
 
     let created = http.send("POST", &format!("{admin}/integrations"), &key, Some(json!({"name": "EAA", "kind": "EAA"}))).await;
     let integration = created.expect(201)["id"].as_str().expect("id").to_string();
-    // A reference with no file: EAA cannot be reached, and the answer says why.
-    http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "missing"}))).await.expect(200);
-    let refused = http.get(&format!("{admin}/eaa/directories"), &key).await;
-    refused.expect_error(502, None);
+    // A reference is checked when it is set: naming nothing is 409, a document that is not
+    // EAA credentials 400, each saying what to fix without where the server looked.
+    let missing = http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "missing"}))).await;
+    missing.expect_error(409, None);
+    assert_no_server_path(&missing.body, dir.path());
+    assert!(missing.body["detail"].as_str().expect("detail").contains("nothing is stored under the credentials reference \"missing\""));
+    std::fs::write(file.with_file_name("broken.json"), "{\"host\": 1").expect("broken file");
+    let broken = http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "broken"}))).await;
+    broken.expect_error(400, Some("invalidValue"));
+    assert_no_server_path(&broken.body, dir.path());
+    assert_eq!(http.get(&format!("{admin}/eaa"), &key).await.expect(200)["hasCredentials"], false, "a refused reference is not kept");
     http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "demo"}))).await.expect(200);
 
     let directories = http.get(&format!("{admin}/eaa/directories"), &key).await;
@@ -97,6 +111,13 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     let listed = http.get(&format!("{admin}/users?limit=200"), &key).await;
     let users = listed.expect(200)["users"].as_array().expect("users").clone();
     assert!(users.iter().all(|u| u["source"] == json!({"type": "integration", "integrationId": integration})), "{users:?}");
+
+    // The document removed after it was set: the admin's EAA calls say the reference names
+    // nothing any more (409), still without the file's path.
+    std::fs::remove_file(&file).expect("remove credentials");
+    let gone = http.get(&format!("{admin}/eaa/directories"), &key).await;
+    gone.expect_error(409, None);
+    assert_no_server_path(&gone.body, dir.path());
 
     let exit = server.stop("TERM");
     assert!(exit.success(), "{exit:?}");

@@ -128,9 +128,14 @@ fn eaa_error(error: EaaError) -> Error {
                 detail: "EAA cannot be reached right now (network error, timeout or an EAA server error); retry after the delay".into(),
             }
         }
+        EaaError::NoCredentials(detail) => Error::Scim(scim::ScimError::new(409, None, format!("{detail}: {STORE_CREDENTIALS_FIRST}"))),
         other => Error::Scim(scim::ScimError::new(502, None, other.to_string())),
     }
 }
+
+/// What an admin does about a reference that names nothing.
+const STORE_CREDENTIALS_FIRST: &str =
+    "store the EAA API credentials under that name first (README, \"EAA provisioning\"), then PUT /admin/v1/eaa {\"credentialsRef\": ..}";
 
 fn stored_item(tenant: &str, stored: &Stored) -> Item {
     let mut attrs: Attributes = serde_json::to_value(stored).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
@@ -196,8 +201,10 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(view(self.eaa_stored(&caller.tenant).await?))
     }
 
-    /// Sets (or replaces) the reference to the EAA API credentials.
-    pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str) -> Result<EaaConfig> {
+    /// Sets (or replaces) the reference to the EAA API credentials, once `connector` finds
+    /// credentials under it: a reference naming nothing is 409 and a document that is not
+    /// EAA credentials 400, now rather than at the first sync. EAA itself is not called.
+    pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str, connector: &dyn EaaConnector) -> Result<EaaConfig> {
         require_admin(caller)?;
         // An SSM parameter name is far shorter; unbounded, it would outgrow the store's item.
         if credentials_ref.len() > MAX_CREDENTIALS_REF_BYTES {
@@ -213,6 +220,11 @@ impl<S: ItemStore> Provisioning<S> {
             return Err(Error::invalid_value(
                 "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
             ));
+        }
+        match connector.connect(&caller.tenant, credentials_ref).await {
+            Ok(_) => {}
+            Err(EaaError::Invalid(detail)) => return Err(Error::invalid_value(format!("credentialsRef {credentials_ref:?}: {detail}"))),
+            Err(other) => return Err(eaa_error(other)),
         }
         self.eaa_change(&caller.tenant, |stored| {
             stored.credentials_ref = Some(credentials_ref.to_string());
