@@ -352,7 +352,7 @@ fn eaa_client_config() -> ClientConfig {
 }
 
 async fn eaa_user_names(service: &Provisioning<DynamoDbStore>, admin: &Caller) -> Vec<String> {
-    let (users, _) = service.list_user_summaries(admin, None, 100).await.expect("users");
+    let (users, _) = service.list_user_summaries(admin, &Default::default(), None, 100).await.expect("users");
     let mut names: Vec<String> = users.into_iter().map(|u| u.user_name).collect();
     names.sort();
     names

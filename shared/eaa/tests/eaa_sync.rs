@@ -111,7 +111,7 @@ impl Setup {
     }
 
     async fn users(&self) -> BTreeMap<String, UserSummary> {
-        let (users, next) = self.service.list_user_summaries(&self.admin, None, 1000).await.expect("users");
+        let (users, next) = self.service.list_user_summaries(&self.admin, &Default::default(), None, 1000).await.expect("users");
         assert!(next.is_none());
         users.into_iter().map(|u| (u.user_name.clone(), u)).collect()
     }

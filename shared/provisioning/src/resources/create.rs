@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::clock::rfc3339;
 use crate::error::Result;
-use crate::log::LogOperation;
+use crate::log::{LogOperation, name_log};
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
@@ -33,7 +33,8 @@ impl<S: ItemStore> Provisioning<S> {
     /// users*, 201 with the existing id and the request's attributes (a claim); else 409.
     pub async fn create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
         let result = self.try_create(caller, descriptor, body).await;
-        self.logged(caller, LogOperation::Create, descriptor.name(), None, result).await
+        let name = body.get(descriptor.unique).and_then(Value::as_str);
+        self.logged_named(caller, LogOperation::Create, descriptor, name, result).await
     }
 
     async fn try_create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
@@ -93,6 +94,7 @@ impl<S: ItemStore> Provisioning<S> {
             transaction.extend(outbox.clone());
             transaction.push(count_change(tenant, descriptor, 1));
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
+            name_log(&mut log, descriptor, Some(&unique));
             if let Some(plan) = &enrollment {
                 plan.annotate_log(&mut log);
             }
@@ -138,7 +140,7 @@ impl<S: ItemStore> Provisioning<S> {
         // Added, not replaced: the claimed group keeps its members.
         let member_changes = members::add_changes(&caller.tenant, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
-        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim };
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Create };
         let mut written = self.commit(caller, descriptor, version, true, None).await?;
         written.created = true;
         written.claimed = true;

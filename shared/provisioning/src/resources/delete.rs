@@ -15,7 +15,7 @@ use item_store::{Condition, ItemStore, Key, MAX_TRANSACT_OPS, Query, SortKey, St
 use scim::etag::check_if_match;
 
 use crate::error::{Error, Result};
-use crate::log::LogOperation;
+use crate::log::{LogOperation, name_log};
 use crate::resources::answers::{not_found, version_conflict};
 use crate::resources::counts::count_change;
 use crate::resources::members::MemberChange;
@@ -120,7 +120,8 @@ impl<S: ItemStore> Provisioning<S> {
             transaction.push(TransactOp::Delete { key: keys::outbox(tenant, id), condition: Condition::None });
             seat_op = Some(transaction.push(self.seats_for_attempt(tenant, attempt).await?.release(tenant)));
         }
-        let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
+        let mut log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
+        name_log(&mut log, descriptor, record.unique_value(descriptor));
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
         transaction.push(count_change(tenant, descriptor, -1));
         transaction.extend(children.ops(exact));

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
-use crate::log::LogOperation;
+use crate::log::{LogOperation, mark_claim, name_log};
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, not_found, taken, version_conflict};
 use crate::resources::attributes::{is_active, unique_value};
@@ -243,6 +243,12 @@ impl<S: ItemStore> Provisioning<S> {
             }));
         }
         let mut log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
+        name_log(&mut log, descriptor, updated.unique_value(descriptor));
+        // A claim is logged as one whichever request made it (create, PUT or PATCH): the
+        // admin checking that records were claimed looks for it.
+        if claim {
+            mark_claim(&mut log, operation);
+        }
         if let Some(plan) = &enrollment {
             plan.annotate_log(&mut log);
         }

@@ -19,7 +19,7 @@
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | member intent (a large member change in flight) | `T#{t}#R#{group id}` | `INTENT`, `INTENT#{chunk, 4 digits}` | |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
-//! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
+//! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | gsi2 `T#{t}#LOGR#{resource id}` / sk; gsi3 `T#{t}#LOGA#{integration id or admin}` / sk |
 //! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
 //! | EAA sync lease, run checkpoint, last summary | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST` | |
 //! | EAA sync state of a user / group | `T#{t}#EAA#U` / `T#{t}#EAA#G` | `{EAA uuid_url}` | |
@@ -194,6 +194,16 @@ pub fn device_prefix() -> &'static str {
 
 pub fn log_partition(tenant: &str) -> String {
     format!("T#{tenant}#LOG")
+}
+
+/// gsi2 partition of the log entries about one user or group (the log filtered by id).
+pub fn log_of_resource(tenant: &str, resource: &str) -> String {
+    format!("T#{tenant}#LOGR#{resource}")
+}
+
+/// gsi3 partition of the log entries of one actor (an integration id, or `admin`).
+pub fn log_of_actor(tenant: &str, actor: &str) -> String {
+    format!("T#{tenant}#LOGA#{actor}")
 }
 
 /// Log sort key: time first (zero-padded, so text order is time order), then a random
