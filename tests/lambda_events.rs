@@ -395,11 +395,7 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     assert!(!missing.detail().contains(&prefix), "the SSM path is the server's: {}", missing.detail());
     service.set_eaa_credentials(&admin, "corp", connector.as_ref()).await.expect("credentials reference");
     let continuations = Arc::new(Recorded::default());
-    let sync = EaaSync {
-        service,
-        connector,
-        continuation: Some(continuations.clone()),
-    };
+    let sync = EaaSync { service, connector, continuation: Some(continuations.clone()) };
     let deadline = || Instant::now() + Duration::from_secs(900);
 
     let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), deadline()).await.expect("scheduled");

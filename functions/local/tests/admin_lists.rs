@@ -108,7 +108,8 @@ async fn the_log_and_the_user_list_filter_page_and_name_what_they_show() {
     // and the userName.
     let claims = admin.get(&format!("/log?integration={entra_id}&operation=claim")).await;
     let claims = claims["entries"].as_array().expect("entries").clone();
-    let mut seen: Vec<(&str, &str)> = claims.iter().map(|e| (e["userName"].as_str().unwrap_or("?"), e["request"].as_str().unwrap_or("?"))).collect();
+    let mut seen: Vec<(&str, &str)> =
+        claims.iter().map(|e| (e["userName"].as_str().unwrap_or("?"), e["request"].as_str().unwrap_or("?"))).collect();
     seen.sort();
     assert_eq!(seen, [("Alina@contoso.com", "replace"), ("alice@contoso.com", "patch"), ("bob@contoso.com", "create")]);
     assert!(claims.iter().all(|e| e["integrationName"] == "Entra ID" && e["actor"] == entra_id.as_str()), "{claims:?}");

@@ -86,7 +86,11 @@ async fn setup_with(fixture: Fixture, settings: Settings, standin_config: Standi
     let created = service.create_integration(&admin, IntegrationKind::Eaa, "EAA", settings).await.expect("EAA integration");
     let (addr, standin) = standin::spawn(fixture, standin_config.clone()).await.expect("stand-in");
     // The reference is checked when it is set: something must be stored under it.
-    let stored = EaaCredentials { host: format!("http://{addr}"), edgegrid: standin_config.credentials.clone(), contract_id: standin_config.contract_id.clone() };
+    let stored = EaaCredentials {
+        host: format!("http://{addr}"),
+        edgegrid: standin_config.credentials.clone(),
+        contract_id: standin_config.contract_id.clone(),
+    };
     let references = StaticCredentials([(format!("{tenant}/secret-ref"), stored)].into_iter().collect());
     let connector = ClientConnector { credentials: references, config: client.clone() };
     service.set_eaa_credentials(&admin, "secret-ref", &connector).await.expect("credentials");

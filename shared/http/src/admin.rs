@@ -244,6 +244,8 @@ impl<S: ItemStore> Admin<'_, S> {
         let reference = body.get("credentialsRef").and_then(Value::as_str);
         let reference =
             reference.ok_or_else(|| ScimError::invalid_value("credentialsRef is required: the credentials parameter's name"))?;
+        // The reference's shape is the admin's to fix even where EAA cannot be reached (400 before 501).
+        provisioning::check_credentials_ref(reference)?;
         let connector = self.eaa_access()?.connector.as_ref();
         Ok(Reply::ok(eaa_json(self.context.service.set_eaa_credentials(self.caller, reference, connector).await?)))
     }

@@ -3,9 +3,9 @@
 //! `?status=active`) is never answered with an unfiltered list.
 
 use http::request::Parts;
+use provisioning::Source;
 use provisioning::log::{LogFilter, LogOperation, LogOutcome};
 use provisioning::mfa::{UserFilter, UserStatus};
-use provisioning::Source;
 use scim::ScimError;
 
 use crate::request::{param, query_params};

@@ -8,10 +8,10 @@ use item_store::{Cursor, GSI2, GSI3, Item, ItemStore, Query};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::resources::types::{TypeDescriptor, USERS};
 use crate::service::Provisioning;
 use crate::storage::cursor::{decode_cursor, encode_cursor};
 use crate::storage::ids::new_id;
-use crate::resources::types::{TypeDescriptor, USERS};
 use crate::storage::keys::{self, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK};
 use crate::storage::paging::filtered_page;
 use crate::tenancy::ownership::Caller;
