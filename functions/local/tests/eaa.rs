@@ -98,10 +98,24 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     // Sync now: Sales' users arrive, Engineering's do not.
     http.send("POST", &format!("{admin}/eaa/sync"), &key, None).await.expect(202);
     eventually("the requested sync", || async { user_names(&http, &server).await == ["ann@corp.example", "bob@corp.example"] }).await;
-    let status = http.get(&format!("{admin}/eaa/sync"), &key).await;
+    // The users are written before the run's summary (its group memberships come after).
+    let sync_status = format!("{admin}/eaa/sync");
+    eventually("the sync's summary", || async { !http.get(&sync_status, &key).await.body["last"].is_null() }).await;
+    let status = http.get(&sync_status, &key).await;
     let last = &status.expect(200)["last"];
     assert_eq!(last["outcome"], "SUCCEEDED", "{last}");
     assert_eq!(last["counts"]["created"], 2);
+
+    // The sync brought a group called Sales, which Entra cannot see: Entra's own Sales is
+    // no collision (group names are unique per owner), a second one of Entra's is. A
+    // userName stays unique in the tenant whoever owns it.
+    let entra = (server.scim().to_string(), server.credentials.scim_token.clone());
+    let sales = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"});
+    let created = http.send("POST", &format!("{}/Groups", entra.0), &entra.1, Some(sales.clone())).await;
+    assert_eq!(created.expect(201)["displayName"], "Sales");
+    http.send("POST", &format!("{}/Groups", entra.0), &entra.1, Some(sales)).await.expect_error(409, Some("uniqueness"));
+    let ann = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann@corp.example"});
+    http.send("POST", &format!("{}/Users", entra.0), &entra.1, Some(ann)).await.expect_error(409, Some("uniqueness"));
 
     // A change in EAA reaches the directory through the schedule alone.
     eaa.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-dan", "dan")));

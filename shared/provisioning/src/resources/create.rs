@@ -13,6 +13,7 @@ use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
 use crate::resources::counts::count_change;
+use crate::resources::group_names::{LegacyName, claim_for, claim_item, legacy_claim, name_sharing};
 use crate::resources::member_batches::needs_intent;
 use crate::resources::members;
 use crate::resources::record::Record;
@@ -24,7 +25,7 @@ use crate::storage::ids::new_id;
 use crate::storage::keys;
 use crate::storage::retry::{MAX_RETRIES, backoff, contended};
 use crate::storage::transaction::Transaction;
-use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
+use crate::tenancy::ownership::{Caller, Decision, Operation, Source, decide};
 use crate::tenancy::seats::COUNTER;
 
 impl<S: ItemStore> Provisioning<S> {
@@ -62,21 +63,25 @@ impl<S: ItemStore> Provisioning<S> {
             last_modified: now,
             source: caller.source(),
             member_of: Some(0),
+            owner_scoped_name: !descriptor.is_user,
         };
         let tenant = &caller.tenant;
-        let uniqueness = keys::uniqueness(tenant, descriptor.name(), &unique);
-        let mut unique_attrs = item_store::Attributes::new();
-        unique_attrs.insert("id".into(), record.id.clone().into());
+        let uniqueness = claim_for(tenant, descriptor, &record.source, &unique);
+        // A group's name is its owner's; one that may claim manual groups collides with a
+        // manual group of that name too (Entra's create claims it, as for users).
+        let sharing = name_sharing(caller, descriptor);
+        let manual_claim = (sharing.len() > 1).then(|| keys::group_name(tenant, Source::Manual.as_stored(), &unique));
         for attempt in 0..MAX_RETRIES {
             if attempt > 0 {
                 backoff(attempt).await;
             }
             let mut transaction = Transaction::new();
             transaction.push(TransactOp::Put { item: record.checked_item(tenant, descriptor)?, condition: Condition::Absent });
-            let unique_op = transaction.push(TransactOp::Put {
-                item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()),
-                condition: Condition::Absent,
-            });
+            let unique_op =
+                transaction.push(TransactOp::Put { item: claim_item(uniqueness.clone(), &record.id), condition: Condition::Absent });
+            let manual_op = manual_claim.clone().map(|key| transaction.push(TransactOp::Check { key, condition: Condition::Absent }));
+            let legacy_op = (!descriptor.is_user)
+                .then(|| transaction.push(TransactOp::Check { key: legacy_claim(tenant, &unique), condition: Condition::Absent }));
             let mut seat_op = None;
             if descriptor.is_user {
                 match self.seats_for_attempt(tenant, attempt).await?.take(tenant) {
@@ -104,6 +109,14 @@ impl<S: ItemStore> Provisioning<S> {
                 Err(failed) if failed.at(unique_op) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
+                Err(failed) if manual_op.is_some_and(|op| failed.at(op)) => {
+                    let manual = manual_claim.as_ref().unwrap_or(&uniqueness);
+                    return self.create_collision(caller, descriptor, body, &unique, manual).await;
+                }
+                Err(failed) if legacy_op.is_some_and(|op| failed.at(op)) => match self.legacy_name(tenant, &unique, &sharing).await? {
+                    LegacyName::Collides(legacy) => return self.create_collision(caller, descriptor, body, &unique, &legacy).await,
+                    LegacyName::Again => continue,
+                },
                 Err(failed) if seat_op.is_some_and(|op| failed.at(op)) => continue,
                 Err(failed) => return Err(failed.into()),
             }

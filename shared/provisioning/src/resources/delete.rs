@@ -110,8 +110,10 @@ impl<S: ItemStore> Provisioning<S> {
         let mut transaction = Transaction::new();
         let resource_op =
             transaction.push(TransactOp::Delete { key: keys::resource(tenant, id), condition: Condition::VersionEquals(version) });
-        if let Some(unique) = record.unique_value(descriptor) {
-            transaction.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });
+        // The claim this record holds (a group's may be its owner's or, stored before, the
+        // tenant-wide one: `group_names`).
+        if let Some(claim) = record.name_claim(tenant, descriptor) {
+            transaction.push(TransactOp::Delete { key: claim, condition: Condition::None });
         }
         let mut seat_op = None;
         if descriptor.is_user {

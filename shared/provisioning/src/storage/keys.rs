@@ -15,7 +15,8 @@
 //! | resource count: 16 shards, the base, a first count in progress | `T#{t}` | `COUNT#{Type}#{00..15}`, `COUNT#{Type}#base`, `COUNT#{Type}#recount` | |
 //! | list bookmark (where the next index page starts) | `T#{t}#BOOKMARK` | `{Type}#{asc or desc}#{startIndex, 20 digits}` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
-//! | uniqueness claim | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
+//! | uniqueness claim: userName; an integration's or integration name | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
+//! | uniqueness claim: a group's displayName within its owner (before: the `U#Group` one) | `T#{t}#UO#Group#{manual or integration id}#{folded displayName}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | member intent (a large member change in flight) | `T#{t}#R#{group id}` | `INTENT`, `INTENT#{chunk, 4 digits}` | |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
@@ -150,6 +151,13 @@ pub fn resource(tenant: &str, id: &str) -> Key {
 
 pub fn uniqueness(tenant: &str, type_name: &str, value: &str) -> Key {
     Key::new(format!("T#{tenant}#U#{type_name}#{}", fold(value)), "U")
+}
+
+/// A group's displayName claim within its owner (`manual` or the integration's id), so
+/// that groups of different sources may share a name. The owner is a server-made value
+/// without `#`; the name comes last, like every request value in a key.
+pub fn group_name(tenant: &str, owner: &str, display_name: &str) -> Key {
+    Key::new(format!("T#{tenant}#UO#Group#{owner}#{}", fold(display_name)), "U")
 }
 
 /// gsi1 partition: every resource of one type in a tenant.
