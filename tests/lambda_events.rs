@@ -397,7 +397,7 @@ fn eaa_client_config() -> ClientConfig {
 }
 
 async fn eaa_user_names(service: &Provisioning<DynamoDbStore>, admin: &Caller) -> Vec<String> {
-    let (users, _) = service.list_user_summaries(admin, None, 100).await.expect("users");
+    let (users, _) = service.list_user_summaries(admin, &Default::default(), None, 100).await.expect("users");
     let mut names: Vec<String> = users.into_iter().map(|u| u.user_name).collect();
     names.sort();
     names
@@ -412,7 +412,6 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
     let admin = Caller::admin(&tenant);
     let integration =
         service.create_integration(&admin, IntegrationKind::Eaa, "EAA", Settings::default()).await.expect("EAA").integration.id;
-    service.set_eaa_credentials(&admin, "corp").await.expect("credentials reference");
 
     let config = StandinConfig::for_tests();
     let (addr, standin) = standin::spawn(eaa_fixture(), config.clone()).await.expect("stand-in");
@@ -434,12 +433,14 @@ async fn scheduled_and_manual_events_sync_the_tenant() {
         .send()
         .await
         .expect("PutParameter");
+    let connector = Arc::new(ClientConnector { credentials: SsmEaaCredentials::new(ssm_client(), &prefix), config: eaa_client_config() });
+    // Checked when set: a reference with no parameter is 409, the operator's one is taken.
+    let missing = service.set_eaa_credentials(&admin, "nothing-here", connector.as_ref()).await.expect_err("no parameter");
+    assert_eq!(missing.to_scim().status, 409, "{}", missing.detail());
+    assert!(!missing.detail().contains(&prefix), "the SSM path is the server's: {}", missing.detail());
+    service.set_eaa_credentials(&admin, "corp", connector.as_ref()).await.expect("credentials reference");
     let continuations = Arc::new(Recorded::default());
-    let sync = EaaSync {
-        service,
-        connector: Arc::new(ClientConnector { credentials: SsmEaaCredentials::new(ssm_client(), &prefix), config: eaa_client_config() }),
-        continuation: Some(continuations.clone()),
-    };
+    let sync = EaaSync { service, connector, continuation: Some(continuations.clone()) };
     let deadline = || Instant::now() + Duration::from_secs(900);
 
     let answer = handle_eaa_sync(&sync, eaa_event("eaa-sync-scheduled.json", &[]), deadline()).await.expect("scheduled");

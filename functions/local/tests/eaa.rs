@@ -40,6 +40,13 @@ async fn user_names(http: &Http, server: &Server) -> Vec<String> {
     names
 }
 
+/// Fails if an answer names the server's data directory or any absolute file path.
+fn assert_no_server_path(body: &Value, data_dir: &std::path::Path) {
+    let text = body.to_string();
+    assert!(!text.contains(&*data_dir.to_string_lossy()), "the answer holds the data directory: {text}");
+    assert!(!text.contains("eaa-credentials") && !text.contains(".json"), "the answer holds a file name: {text}");
+}
+
 /// Polls `check` every 100 ms for at most 60 s.
 async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -68,10 +75,17 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
 
     let created = http.send("POST", &format!("{admin}/integrations"), &key, Some(json!({"name": "EAA", "kind": "EAA"}))).await;
     let integration = created.expect(201)["id"].as_str().expect("id").to_string();
-    // A reference with no file: EAA cannot be reached, and the answer says why.
-    http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "missing"}))).await.expect(200);
-    let refused = http.get(&format!("{admin}/eaa/directories"), &key).await;
-    refused.expect_error(502, None);
+    // A reference is checked when it is set: naming nothing is 409, a document that is not
+    // EAA credentials 400, each saying what to fix without where the server looked.
+    let missing = http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "missing"}))).await;
+    missing.expect_error(409, None);
+    assert_no_server_path(&missing.body, dir.path());
+    assert!(missing.body["detail"].as_str().expect("detail").contains("nothing is stored under the credentials reference \"missing\""));
+    std::fs::write(file.with_file_name("broken.json"), "{\"host\": 1").expect("broken file");
+    let broken = http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "broken"}))).await;
+    broken.expect_error(400, Some("invalidValue"));
+    assert_no_server_path(&broken.body, dir.path());
+    assert_eq!(http.get(&format!("{admin}/eaa"), &key).await.expect(200)["hasCredentials"], false, "a refused reference is not kept");
     http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "demo"}))).await.expect(200);
 
     let directories = http.get(&format!("{admin}/eaa/directories"), &key).await;
@@ -84,10 +98,24 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     // Sync now: Sales' users arrive, Engineering's do not.
     http.send("POST", &format!("{admin}/eaa/sync"), &key, None).await.expect(202);
     eventually("the requested sync", || async { user_names(&http, &server).await == ["ann@corp.example", "bob@corp.example"] }).await;
-    let status = http.get(&format!("{admin}/eaa/sync"), &key).await;
+    // The users are written before the run's summary (its group memberships come after).
+    let sync_status = format!("{admin}/eaa/sync");
+    eventually("the sync's summary", || async { !http.get(&sync_status, &key).await.body["last"].is_null() }).await;
+    let status = http.get(&sync_status, &key).await;
     let last = &status.expect(200)["last"];
     assert_eq!(last["outcome"], "SUCCEEDED", "{last}");
     assert_eq!(last["counts"]["created"], 2);
+
+    // The sync brought a group called Sales, which Entra cannot see: Entra's own Sales is
+    // no collision (group names are unique per owner), a second one of Entra's is. A
+    // userName stays unique in the tenant whoever owns it.
+    let entra = (server.scim().to_string(), server.credentials.scim_token.clone());
+    let sales = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales"});
+    let created = http.send("POST", &format!("{}/Groups", entra.0), &entra.1, Some(sales.clone())).await;
+    assert_eq!(created.expect(201)["displayName"], "Sales");
+    http.send("POST", &format!("{}/Groups", entra.0), &entra.1, Some(sales)).await.expect_error(409, Some("uniqueness"));
+    let ann = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann@corp.example"});
+    http.send("POST", &format!("{}/Users", entra.0), &entra.1, Some(ann)).await.expect_error(409, Some("uniqueness"));
 
     // A change in EAA reaches the directory through the schedule alone.
     eaa.update(|f| f.directories[0].groups[0].users.push(eaa_user("u-dan", "dan")));
@@ -97,6 +125,13 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     let listed = http.get(&format!("{admin}/users?limit=200"), &key).await;
     let users = listed.expect(200)["users"].as_array().expect("users").clone();
     assert!(users.iter().all(|u| u["source"] == json!({"type": "integration", "integrationId": integration})), "{users:?}");
+
+    // The document removed after it was set: the admin's EAA calls say the reference names
+    // nothing any more (409), still without the file's path.
+    std::fs::remove_file(&file).expect("remove credentials");
+    let gone = http.get(&format!("{admin}/eaa/directories"), &key).await;
+    gone.expect_error(409, None);
+    assert_no_server_path(&gone.body, dir.path());
 
     let exit = server.stop("TERM");
     assert!(exit.success(), "{exit:?}");

@@ -8,7 +8,7 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use provisioning::EaaError;
 use provisioning::enrollment::LinkKey;
 
-use eaa_client::{EaaCredentials, EaaCredentialsSource};
+use eaa_client::{EaaCredentials, EaaCredentialsSource, nothing_stored, stored_under};
 
 /// The name (or ARN) of the SecureString parameter holding the link key.
 pub const KEY_PARAMETER_ENV: &str = "ENROLLMENT_KEY_PARAMETER";
@@ -70,16 +70,22 @@ impl SsmEaaCredentials {
 }
 
 impl EaaCredentialsSource for SsmEaaCredentials {
+    /// A parameter that does not exist is [`EaaError::NoCredentials`] (the admin named
+    /// nothing); any other SSM failure is `Unavailable`, whose detail (parameter path,
+    /// SDK text) goes to the log, not into an answer.
     async fn credentials(&self, reference: &str) -> Result<EaaCredentials, EaaError> {
         let name = self.parameter(reference);
-        let output =
-            self.client.get_parameter().name(&name).with_decryption(true).send().await.map_err(|e| {
-                EaaError::Unauthorized(format!("cannot read the EAA credentials parameter {name}: {}", DisplayErrorContext(e)))
-            })?;
+        let output = self.client.get_parameter().name(&name).with_decryption(true).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) {
+                EaaError::NoCredentials(nothing_stored(reference))
+            } else {
+                EaaError::Unavailable(format!("cannot read the EAA credentials parameter {name}: {}", DisplayErrorContext(e)))
+            }
+        })?;
         let value = output
             .parameter()
             .and_then(|p| p.value())
-            .ok_or_else(|| EaaError::Unauthorized(format!("the parameter {name} has no value")))?;
-        EaaCredentials::from_json(&format!("the parameter {name}"), value)
+            .ok_or_else(|| EaaError::Invalid(format!("{} has no value", stored_under(reference))))?;
+        EaaCredentials::from_json(&stored_under(reference), value)
     }
 }

@@ -197,7 +197,7 @@ async fn an_ses_rejection_is_retried_then_recorded_as_failed_with_the_reason() {
     assert_eq!((item.state, item.attempts), (OutboxState::Failed, 3), "retried up to max_attempts");
     let reason = item.last_error.expect("reason");
     assert!(reason.contains("MessageRejected"), "{reason}");
-    let log = setup.service.list_log(&setup.admin, None, 50).await.expect("log").entries;
+    let log = setup.service.list_log(&setup.admin, &Default::default(), None, 50).await.expect("log").entries;
     let failure = log
         .iter()
         .find(|e| e.operation == LogOperation::EnrollmentEmail && e.outcome == LogOutcome::Failure)
@@ -218,7 +218,7 @@ async fn a_user_without_an_address_gets_no_email_and_the_log_says_so() {
     let data: Value = serde_json::from_str(&moto_api("GET", "/moto-api/data.json")).expect("data.json");
     let from_sender = data["ses"]["Message"].as_array().into_iter().flatten().filter(|m| m["source"] == sender.as_str()).count();
     assert_eq!(from_sender, 0, "nothing was sent");
-    let log = setup.service.list_log(&setup.admin, None, 50).await.expect("log").entries;
+    let log = setup.service.list_log(&setup.admin, &Default::default(), None, 50).await.expect("log").entries;
     let create = log.iter().find(|e| e.resource_id.as_deref() == Some(user.as_str())).expect("the create's entry");
     assert_eq!(create.detail.as_deref(), Some(NO_ADDRESS_DETAIL));
 }

@@ -38,8 +38,21 @@ pub struct StaticCredentials(pub HashMap<String, EaaCredentials>);
 
 impl EaaCredentialsSource for StaticCredentials {
     async fn credentials(&self, reference: &str) -> Result<EaaCredentials, EaaError> {
-        self.0.get(reference).cloned().ok_or_else(|| EaaError::Unauthorized(format!("no EAA credentials under reference {reference:?}")))
+        self.0.get(reference).cloned().ok_or_else(|| EaaError::NoCredentials(nothing_stored(reference)))
     }
+}
+
+/// The [`EaaError::NoCredentials`] detail: the reference as the admin gave it (`{tenant}/`
+/// is the source's own prefix), never where the source looked.
+pub fn nothing_stored(reference: &str) -> String {
+    let named = reference.split_once('/').map_or(reference, |(_, name)| name);
+    format!("nothing is stored under the credentials reference {named:?}")
+}
+
+/// The source an invalid document is named by in errors: its reference, never a path.
+pub fn stored_under(reference: &str) -> String {
+    let named = reference.split_once('/').map_or(reference, |(_, name)| name);
+    format!("the document stored under the credentials reference {named:?}")
 }
 
 /// The credentials document: `{"host", "clientToken", "clientSecret", "accessToken",
@@ -107,11 +120,14 @@ impl FileCredentials {
 
 impl EaaCredentialsSource for FileCredentials {
     async fn credentials(&self, reference: &str) -> Result<EaaCredentials, EaaError> {
-        let path = self.path(reference).ok_or_else(|| EaaError::Unauthorized(format!("{reference:?} is not a credentials reference")))?;
-        let text = tokio::fs::read_to_string(&path)
-            .await
-            .map_err(|e| EaaError::Unauthorized(format!("cannot read the EAA credentials file {}: {e}", path.display())))?;
-        EaaCredentials::from_json(&format!("the file {}", path.display()), &text)
+        let path = self.path(reference).ok_or_else(|| EaaError::Invalid(format!("{reference:?} is not a credentials reference")))?;
+        // Answers carry the reference only: the file's path is the server's business (an
+        // unreadable file is `Unavailable`, whose detail goes to the log, not the answer).
+        let text = tokio::fs::read_to_string(&path).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => EaaError::NoCredentials(nothing_stored(reference)),
+            _ => EaaError::Unavailable(format!("cannot read the EAA credentials file {}: {e}", path.display())),
+        })?;
+        EaaCredentials::from_json(&stored_under(reference), &text)
     }
 }
 

@@ -15,4 +15,4 @@ pub mod standin;
 
 pub use client::{ClientConfig, EaaClient};
 pub use connector::ClientConnector;
-pub use credentials::{EaaCredentials, EaaCredentialsSource, FileCredentials, StaticCredentials};
+pub use credentials::{EaaCredentials, EaaCredentialsSource, FileCredentials, StaticCredentials, nothing_stored, stored_under};

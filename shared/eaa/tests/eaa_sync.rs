@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use eaa_client::edgegrid::EdgeGridCredentials;
 use eaa_client::standin::{self, Delayed, Fixture, FixtureDirectory, FixtureGroup, StandinConfig, StandinHandle};
-use eaa_client::{ClientConfig, EaaClient, EaaCredentials};
+use eaa_client::{ClientConfig, ClientConnector, EaaClient, EaaCredentials, StaticCredentials};
 use embedded_store::EmbeddedStore;
 use item_store::{CountingStore, ItemStore, RoundTrips};
 use provisioning::mfa::{DeviceType, NewDevice, UserSummary};
@@ -84,8 +84,16 @@ async fn setup_with(fixture: Fixture, settings: Settings, standin_config: Standi
     let tenant = service.create_tenant("Contoso", None).await.expect("tenant").tenant;
     let admin = Caller::admin(&tenant);
     let created = service.create_integration(&admin, IntegrationKind::Eaa, "EAA", settings).await.expect("EAA integration");
-    service.set_eaa_credentials(&admin, "secret-ref").await.expect("credentials");
     let (addr, standin) = standin::spawn(fixture, standin_config.clone()).await.expect("stand-in");
+    // The reference is checked when it is set: something must be stored under it.
+    let stored = EaaCredentials {
+        host: format!("http://{addr}"),
+        edgegrid: standin_config.credentials.clone(),
+        contract_id: standin_config.contract_id.clone(),
+    };
+    let references = StaticCredentials([(format!("{tenant}/secret-ref"), stored)].into_iter().collect());
+    let connector = ClientConnector { credentials: references, config: client.clone() };
+    service.set_eaa_credentials(&admin, "secret-ref", &connector).await.expect("credentials");
     let client = client_for(addr, &standin_config, client);
     service.associate_eaa_directory(&admin, &client, "d1").await.expect("directory");
     for group in groups {
@@ -107,7 +115,7 @@ impl Setup {
     }
 
     async fn users(&self) -> BTreeMap<String, UserSummary> {
-        let (users, next) = self.service.list_user_summaries(&self.admin, None, 1000).await.expect("users");
+        let (users, next) = self.service.list_user_summaries(&self.admin, &Default::default(), None, 1000).await.expect("users");
         assert!(next.is_none());
         users.into_iter().map(|u| (u.user_name.clone(), u)).collect()
     }

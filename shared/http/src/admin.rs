@@ -18,13 +18,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::admin_lists::{log_query, user_query};
 use crate::context::{Context, EaaAccess};
 use crate::request::{json_body, param, public_base_url, query_params, scim_base_url};
 use crate::response::{Failure, Outcome, Reply};
-
-/// Page size of the user and log listings when `limit` is absent, and the most allowed.
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
 
 pub(crate) async fn handle<S: ItemStore>(context: &Context<S>, parts: &Parts, body: &Bytes, rest: &[&str]) -> Outcome {
     let caller = match context.authenticate(parts).await {
@@ -269,24 +266,9 @@ impl<S: ItemStore> Admin<'_, S> {
         Ok(Reply::ok(self.with_token(&rotated)))
     }
 
-    fn page_params(&self) -> Result<(Option<String>, u32), Failure> {
-        let params = query_params(self.parts)?;
-        let limit = match param(&params, "limit") {
-            None => DEFAULT_LIMIT,
-            // Out of range is refused, not bent: `limit=0` answering one entry hid the mistake.
-            Some(text) => text
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| ScimError::invalid_value(format!("limit {text:?} must be a whole number from 1 to {MAX_LIMIT}")))?,
-        };
-        Ok((param(&params, "cursor").filter(|c| !c.is_empty()).map(str::to_string), limit))
-    }
-
     async fn list_users(&self) -> Outcome {
-        let (cursor, limit) = self.page_params()?;
-        let (users, next) = self.context.service.list_user_summaries(self.caller, cursor.as_deref(), limit).await?;
+        let (filter, page) = user_query(self.parts)?;
+        let (users, next) = self.context.service.list_user_summaries(self.caller, &filter, page.cursor.as_deref(), page.limit).await?;
         Ok(Reply::ok(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>(), "nextCursor": next })))
     }
 
@@ -315,7 +297,10 @@ impl<S: ItemStore> Admin<'_, S> {
         let reference = body.get("credentialsRef").and_then(Value::as_str);
         let reference =
             reference.ok_or_else(|| ScimError::invalid_value("credentialsRef is required: the credentials parameter's name"))?;
-        Ok(Reply::ok(eaa_json(self.context.service.set_eaa_credentials(self.caller, reference).await?)))
+        // The reference's shape is the admin's to fix even where EAA cannot be reached (400 before 501).
+        provisioning::check_credentials_ref(reference)?;
+        let connector = self.eaa_access()?.connector.as_ref();
+        Ok(Reply::ok(eaa_json(self.context.service.set_eaa_credentials(self.caller, reference, connector).await?)))
     }
 
     fn eaa_access(&self) -> Result<&EaaAccess, Failure> {
@@ -385,8 +370,8 @@ impl<S: ItemStore> Admin<'_, S> {
     }
 
     async fn log(&self) -> Outcome {
-        let (cursor, limit) = self.page_params()?;
-        let page = self.context.service.list_log(self.caller, cursor.as_deref(), limit).await?;
+        let (filter, page) = log_query(self.parts)?;
+        let page = self.context.service.list_log(self.caller, &filter, page.cursor.as_deref(), page.limit).await?;
         Ok(Reply::ok(json!({ "entries": page.entries, "nextCursor": page.next })))
     }
 }

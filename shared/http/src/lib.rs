@@ -14,6 +14,7 @@
 //! never logged.
 
 mod admin;
+mod admin_lists;
 mod context;
 mod enroll_page;
 mod enroll_routes;

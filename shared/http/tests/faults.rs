@@ -158,20 +158,20 @@ impl Fixture {
             }
         }
         let descriptor = |record: &Record| if record.type_name == USERS.name() { &USERS } else { &GROUPS };
-        // Every resource holds its uniqueness item, and every uniqueness item a resource.
+        // Every resource holds its uniqueness item (a group's within its owner), and every
+        // uniqueness item a resource.
         for record in resources.values() {
-            let unique = record.unique_value(descriptor(record)).expect("unique value");
-            let key = keys::uniqueness(t, &record.type_name, unique);
+            let key = record.name_claim(t, descriptor(record)).expect("unique value");
             let holder = dump.get(&key).unwrap_or_else(|| panic!("{} {} has no uniqueness item {key}", record.type_name, record.id));
             assert_eq!(holder.get("id").and_then(Value::as_str), Some(record.id.as_str()), "{key}");
         }
         // (An integration's name claim, `U#Integration#`, is not a resource's.)
-        let resource_claims = [format!("T#{t}#U#{}#", USERS.name()), format!("T#{t}#U#{}#", GROUPS.name())];
+        let resource_claims =
+            [format!("T#{t}#U#{}#", USERS.name()), format!("T#{t}#U#{}#", GROUPS.name()), format!("T#{t}#UO#{}#", GROUPS.name())];
         for (key, attrs) in dump.iter().filter(|(key, _)| resource_claims.iter().any(|prefix| key.pk.starts_with(prefix))) {
             let id = attrs.get("id").and_then(Value::as_str).unwrap_or_default();
             let record = resources.get(id).unwrap_or_else(|| panic!("orphan uniqueness item {key}"));
-            let unique = record.unique_value(descriptor(record)).unwrap_or_default();
-            assert_eq!(&keys::uniqueness(t, &record.type_name, unique), key, "stale uniqueness item");
+            assert_eq!(record.name_claim(t, descriptor(record)).as_ref(), Some(key), "stale uniqueness item");
         }
         // Memberships: under an existing group, naming an existing resource.
         for key in dump.keys().filter(|key| key.pk.starts_with(&resource_prefix) && key.sk.starts_with(keys::membership_prefix())) {

@@ -354,6 +354,9 @@ fn cells(victim: &Tenant, other: &Tenant) -> Vec<Cell> {
                 // EAA itself is unreachable in this test: its own integration's state
                 // decides between "no credentials yet", "not associated" and "EAA down".
                 ("GET" | "POST", p) if p.starts_with("/admin/v1/eaa/directories") => &[404, 409, 503],
+                // A reference is checked against the credentials store when set, and this
+                // test's store of credentials is unreachable too.
+                ("PUT", "/admin/v1/eaa") => &[503],
                 ("DELETE", _) => &[404],
                 _ => OWN_LISTING,
             }

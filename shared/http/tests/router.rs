@@ -234,6 +234,11 @@ async fn eaa_configuration_selection_and_sync_routes() {
         let refused = send("PUT", "/admin/v1/eaa", &serde_json::json!({"credentialsRef": bad}).to_string()).await;
         assert_eq!(refused.status(), 400, "{bad}");
     }
+    // Checked when set: nothing stored under it (here, or only under another tenant) is 409.
+    let nothing = send("PUT", "/admin/v1/eaa", r#"{"credentialsRef":"prod"}"#).await;
+    assert_eq!(nothing.status(), 409);
+    assert!(json(&nothing)["detail"].as_str().unwrap().contains("nothing is stored under the credentials reference \"prod\""));
+    assert_eq!(json(&send("GET", "/admin/v1/eaa", "").await)["hasCredentials"], false);
     let set = send("PUT", "/admin/v1/eaa", r#"{"credentialsRef":"corp"}"#).await;
     assert_eq!(set.status(), 200);
     assert_eq!(json(&set)["hasCredentials"], true);

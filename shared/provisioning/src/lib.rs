@@ -60,7 +60,7 @@ pub mod tenancy;
 pub use eaa::{
     AssociatedDirectory, BoxFuture, Checkpoint, EaaConfig, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser,
     EaaPage, EaaUser, GroupChoice, Progress, SelectedGroup, SyncCounts, SyncOutcome, SyncStatus, SyncSummary, SyncTarget, SyncTrigger,
-    TargetRun,
+    TargetRun, check_credentials_ref,
 };
 pub use error::{Error, Result};
 pub use mfa::{MfaState, UserStatus};

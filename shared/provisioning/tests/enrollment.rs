@@ -89,7 +89,7 @@ fn stream_insert(tenant: &str, user: &str, sequence: &str) -> Vec<OutboxChange> 
 }
 
 async fn log_details(service: &Provisioning<Store>, admin: &Caller) -> Vec<(LogOperation, LogOutcome, String)> {
-    let page = service.list_log(admin, None, 100).await.expect("log");
+    let page = service.list_log(admin, &Default::default(), None, 100).await.expect("log");
     page.entries.into_iter().map(|e| (e.operation, e.outcome, e.detail.unwrap_or_default())).collect()
 }
 

@@ -24,7 +24,7 @@ async fn every_write_and_failure_is_logged_newest_first_with_paging() {
     assert!(service.create(&entra, &USERS, &entra_user("LOU")).await.is_err());
     service.delete(&entra, &USERS, &id, None).await.unwrap();
 
-    let page = service.list_log(&tenant.admin, None, 3).await.unwrap();
+    let page = service.list_log(&tenant.admin, &Default::default(), None, 3).await.unwrap();
     let ops: Vec<_> = page.entries.iter().map(|e| (e.operation, e.outcome)).collect();
     assert_eq!(
         ops,
@@ -40,15 +40,15 @@ async fn every_write_and_failure_is_logged_newest_first_with_paging() {
     assert_eq!(page.entries[2].resource_id.as_deref(), Some(id.as_str()));
     assert_eq!(page.entries[2].actor, entra.actor_name());
     assert_eq!(page.entries[2].expires_at - page.entries[2].time, 30 * 24 * 3600);
-    let rest = service.list_log(&tenant.admin, page.next.as_deref(), 3).await.unwrap();
+    let rest = service.list_log(&tenant.admin, &Default::default(), page.next.as_deref(), 3).await.unwrap();
     assert_eq!(rest.entries.len(), 1);
     assert_eq!(rest.entries[0].operation, LogOperation::Create);
     assert!(rest.entries[0].changed_attributes.contains(&"userName".to_string()));
     assert!(rest.next.is_none());
     // Integrations cannot read it; other tenants see their own (empty) log.
-    assert!(service.list_log(&entra, None, 10).await.is_err());
+    assert!(service.list_log(&entra, &Default::default(), None, 10).await.is_err());
     let other = common::tenant(&service, None).await;
-    assert!(service.list_log(&other.admin, None, 10).await.unwrap().entries.is_empty());
+    assert!(service.list_log(&other.admin, &Default::default(), None, 10).await.unwrap().entries.is_empty());
 }
 
 #[tokio::test]

@@ -38,11 +38,15 @@ enum Op {
 }
 
 /// What the caller should get: a status, and whether the record ends up claimed.
-fn expected(include_manual: bool, read_all: bool, owner: Owner, op: Op) -> (u16, bool) {
+fn expected(is_user: bool, include_manual: bool, read_all: bool, owner: Owner, op: Op) -> (u16, bool) {
     use Op::*;
     use Owner::*;
     match (owner, op) {
         (Own, CreateCollision) => (409, false),
+        // A group's displayName is unique per owner: another source's group of that name is
+        // no collision (a new group), unless it is a manual one this integration may claim.
+        (Manual, CreateCollision) if !is_user && !include_manual => (201, false),
+        (Other, CreateCollision) if !is_user => (201, false),
         (Own, Delete) => (204, false),
         (Own, _) => (200, false),
         (Manual, CreateCollision) => {
@@ -173,10 +177,15 @@ async fn check(service: &Provisioning<Store>, descriptor: &TypeDescriptor, inclu
             Err(e) => (e.to_scim().status, None),
         },
     };
-    let (want_status, want_claim) = expected(include_manual, read_all, owner, op);
+    let (want_status, want_claim) = expected(descriptor.is_user, include_manual, read_all, owner, op);
     assert_eq!(status, want_status, "{case}");
+    let created_apart = op == Op::CreateCollision && status == 201 && !want_claim;
     if let Some(returned) = returned_id {
-        assert_eq!(returned, id, "{case}: the existing id is answered");
+        if created_apart {
+            assert_ne!(returned, id, "{case}: a group of its own");
+        } else {
+            assert_eq!(returned, id, "{case}: the existing id is answered");
+        }
     }
     let after = stored(service, &tenant.id, &id).await;
     if op == Op::Delete && status == 204 {
@@ -189,7 +198,7 @@ async fn check(service: &Provisioning<Store>, descriptor: &TypeDescriptor, inclu
     if want_claim {
         assert!(matches!(after.source, Source::Integration(_)));
     }
-    let wrote = (status == 200 && op != Op::Read && op != Op::NoOpPatch) || status == 201;
+    let wrote = (status == 200 && op != Op::Read && op != Op::NoOpPatch) || (status == 201 && !created_apart);
     if wrote {
         assert_eq!(after.version, before.version + 1, "{case}: one new version");
     } else {

@@ -22,7 +22,7 @@ async fn seats_are_shown_logged_at_80_and_100_percent_and_refused_with_who_raise
     let seat_entries = |entries: Vec<provisioning::log::LogEntry>| {
         entries.into_iter().filter(|e| e.operation == LogOperation::Seats).filter_map(|e| e.detail).collect::<Vec<_>>()
     };
-    let log = seat_entries(service.list_log(&tenant.admin, None, 100).await.expect("log").entries);
+    let log = seat_entries(service.list_log(&tenant.admin, &Default::default(), None, 100).await.expect("log").entries);
     assert_eq!(log, ["seat usage reached 80% of the limit: 4 of 5 seats used"]);
 
     // A suspended user holds its seat.
@@ -33,7 +33,7 @@ async fn seats_are_shown_logged_at_80_and_100_percent_and_refused_with_who_raise
     assert_eq!(refused.status, 409);
     assert!(refused.detail.contains("operator") && refused.detail.contains("--seat-limit"), "{}", refused.detail);
     assert!(!refused.detail.contains("tenant administrator"), "the admin cannot raise it: {}", refused.detail);
-    let log = seat_entries(service.list_log(&tenant.admin, None, 100).await.expect("log").entries);
+    let log = seat_entries(service.list_log(&tenant.admin, &Default::default(), None, 100).await.expect("log").entries);
     assert_eq!(log.first().map(String::as_str), Some("seat usage reached 100% of the limit: 5 of 5 seats used"), "{log:?}");
 
     let overview = service.tenant_overview(&tenant.admin).await.expect("overview");

@@ -59,7 +59,7 @@ async fn delete_removes_devices_and_manual_users_use_the_same_service() {
     }
     let summary = service.user_summary(&tenant.admin, &id).await.unwrap();
     assert_eq!((summary.source, summary.device_count, summary.user_name.as_str()), (Source::Manual, 3, "pat"));
-    let (listed, next) = service.list_user_summaries(&tenant.admin, None, 10).await.unwrap();
+    let (listed, next) = service.list_user_summaries(&tenant.admin, &Default::default(), None, 10).await.unwrap();
     assert_eq!((listed.len(), next), (1, None));
 
     service.delete(&tenant.admin, &USERS, &id, None).await.unwrap();

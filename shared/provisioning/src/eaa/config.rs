@@ -128,9 +128,36 @@ fn eaa_error(error: EaaError) -> Error {
                 detail: "EAA cannot be reached right now (network error, timeout or an EAA server error); retry after the delay".into(),
             }
         }
+        EaaError::NoCredentials(detail) => Error::Scim(scim::ScimError::new(409, None, format!("{detail}: {STORE_CREDENTIALS_FIRST}"))),
         other => Error::Scim(scim::ScimError::new(502, None, other.to_string())),
     }
 }
+
+/// A credentials reference's shape: bounded, and a name inside the tenant's own namespace
+/// (`{tenant}/{reference}`) with no way out of it. Checked before anything is looked up
+/// under it (also by routes that cannot look it up: 400 comes before 501).
+pub fn check_credentials_ref(credentials_ref: &str) -> Result<()> {
+    // An SSM parameter name is far shorter; unbounded, it would outgrow the store's item.
+    if credentials_ref.len() > MAX_CREDENTIALS_REF_BYTES {
+        return Err(Error::invalid_value(format!(
+            "the credentials reference is {} bytes long; give the parameter's name (at most {MAX_CREDENTIALS_REF_BYTES} bytes)",
+            credentials_ref.len()
+        )));
+    }
+    // A name inside the tenant's own namespace (`{tenant}/{reference}`): no way out of it.
+    let inside = credentials_ref.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+    let allowed = credentials_ref.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if !inside || !allowed {
+        return Err(Error::invalid_value(
+            "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
+        ));
+    }
+    Ok(())
+}
+
+/// What an admin does about a reference that names nothing.
+const STORE_CREDENTIALS_FIRST: &str =
+    "store the EAA API credentials under that name first (README, \"EAA provisioning\"), then PUT /admin/v1/eaa {\"credentialsRef\": ..}";
 
 fn stored_item(tenant: &str, stored: &Stored) -> Item {
     let mut attrs: Attributes = serde_json::to_value(stored).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
@@ -196,23 +223,16 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(view(self.eaa_stored(&caller.tenant).await?))
     }
 
-    /// Sets (or replaces) the reference to the EAA API credentials.
-    pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str) -> Result<EaaConfig> {
+    /// Sets (or replaces) the reference to the EAA API credentials, once `connector` finds
+    /// credentials under it: a reference naming nothing is 409 and a document that is not
+    /// EAA credentials 400, now rather than at the first sync. EAA itself is not called.
+    pub async fn set_eaa_credentials(&self, caller: &Caller, credentials_ref: &str, connector: &dyn EaaConnector) -> Result<EaaConfig> {
         require_admin(caller)?;
-        // An SSM parameter name is far shorter; unbounded, it would outgrow the store's item.
-        if credentials_ref.len() > MAX_CREDENTIALS_REF_BYTES {
-            return Err(Error::invalid_value(format!(
-                "the credentials reference is {} bytes long; give the parameter's name (at most {MAX_CREDENTIALS_REF_BYTES} bytes)",
-                credentials_ref.len()
-            )));
-        }
-        // A name inside the tenant's own namespace (`{tenant}/{reference}`): no way out of it.
-        let inside = credentials_ref.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
-        let allowed = credentials_ref.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if !inside || !allowed {
-            return Err(Error::invalid_value(
-                "credentialsRef must be a relative name of letters, digits, '-', '_', '.' and '/' (no empty, '.' or '..' parts)",
-            ));
+        check_credentials_ref(credentials_ref)?;
+        match connector.connect(&caller.tenant, credentials_ref).await {
+            Ok(_) => {}
+            Err(EaaError::Invalid(detail)) => return Err(Error::invalid_value(format!("credentialsRef {credentials_ref:?}: {detail}"))),
+            Err(other) => return Err(eaa_error(other)),
         }
         self.eaa_change(&caller.tenant, |stored| {
             stored.credentials_ref = Some(credentials_ref.to_string());

@@ -6,6 +6,6 @@ pub mod config;
 pub mod port;
 pub mod sync;
 
-pub use config::{AssociatedDirectory, EaaConfig, GroupChoice, SelectedGroup, SyncTarget};
+pub use config::{AssociatedDirectory, EaaConfig, GroupChoice, SelectedGroup, SyncTarget, check_credentials_ref};
 pub use port::{BoxFuture, EaaConnector, EaaDirectory, EaaDirectoryInfo, EaaError, EaaGroup, EaaGroupUser, EaaPage, EaaUser, SyncTrigger};
 pub use sync::{Checkpoint, Progress, SyncCounts, SyncOutcome, SyncStatus, SyncSummary, TargetRun};

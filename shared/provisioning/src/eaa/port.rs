@@ -81,6 +81,9 @@ pub enum EaaError {
     Unavailable(String),
     /// 401/403: the credentials are wrong or lack the permission.
     Unauthorized(String),
+    /// Nothing is stored under the credentials reference (no file, no SSM parameter):
+    /// the admin named something that does not exist, EAA was never asked.
+    NoCredentials(String),
     /// Any other answer (404 for a directory or group that no longer exists, bad JSON..).
     Invalid(String),
 }
@@ -91,6 +94,7 @@ impl std::fmt::Display for EaaError {
             EaaError::RateLimited { retry_after } => write!(f, "EAA rate limit: retry after {}s", retry_after.as_secs()),
             EaaError::Unavailable(detail) => write!(f, "EAA unavailable: {detail}"),
             EaaError::Unauthorized(detail) => write!(f, "EAA refused the credentials: {detail}"),
+            EaaError::NoCredentials(detail) => write!(f, "{detail}"),
             EaaError::Invalid(detail) => write!(f, "EAA answered unexpectedly: {detail}"),
         }
     }

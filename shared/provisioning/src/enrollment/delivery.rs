@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use item_store::{Condition, Item, ItemStore, StoreError};
+use item_store::{Condition, ItemStore, StoreError};
 
 use crate::enrollment::config::EnrollmentConfig;
 use crate::enrollment::link::LinkClaims;
@@ -31,10 +31,8 @@ use crate::enrollment::mailer::{Mailer, SendError};
 use crate::enrollment::outbox::{OutboxItem, OutboxState, PendingEmail};
 use crate::enrollment::template::EnrollmentContent;
 use crate::error::Result;
-use crate::log::{LogEntry, LogOperation, LogOutcome, RETENTION};
-use crate::resources::types::USERS;
+use crate::log::{LogOperation, LogOutcome};
 use crate::service::Provisioning;
-use crate::storage::ids::new_id;
 use crate::storage::keys;
 
 /// Retries, leases and waits of the mailer.
@@ -259,7 +257,8 @@ impl<S: ItemStore, M: Mailer> OutboxMailer<S, M> {
         };
         self.record(next, leased.version).await?;
         let (outcome, detail) = log;
-        self.service.log_system(&email.tenant, "mailer", LogOperation::EnrollmentEmail, &email.user_id, outcome, detail).await;
+        let subject = (email.user_id.as_str(), email.user_name.as_str());
+        self.service.log_system(&email.tenant, "mailer", LogOperation::EnrollmentEmail, subject, outcome, detail).await;
         Ok(delivery)
     }
 
@@ -325,37 +324,6 @@ fn describe(error: &SendError) -> String {
     match error {
         SendError::Retryable(reason) => format!("temporary failure: {reason}"),
         SendError::Permanent(reason) => format!("rejected: {reason}"),
-    }
-}
-
-impl<S: ItemStore> Provisioning<S> {
-    /// Records an entry made by the system rather than a caller (mailer, enrollment
-    /// link). Best effort: the outcome it describes has already happened and is in the
-    /// outbox item; a lost log entry must not make a sent email look unsent.
-    pub(crate) async fn log_system(
-        &self,
-        tenant: &str,
-        actor: &str,
-        operation: LogOperation,
-        user_id: &str,
-        outcome: LogOutcome,
-        detail: String,
-    ) {
-        let now = self.clock.now();
-        let entry = LogEntry {
-            actor: actor.to_string(),
-            operation,
-            resource_type: USERS.name().to_string(),
-            resource_id: Some(user_id.to_string()),
-            outcome,
-            detail: Some(detail),
-            changed_attributes: Vec::new(),
-            time: now.unix_timestamp(),
-            expires_at: (now + RETENTION).unix_timestamp(),
-        };
-        let attrs = serde_json::to_value(&entry).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
-        let key = item_store::Key::new(keys::log_partition(tenant), keys::log_sort(now.unix_timestamp_nanos(), &new_id()));
-        let _ = self.store.put(Item::new(key, attrs), Condition::Absent).await;
     }
 }
 

@@ -16,7 +16,7 @@ use crate::enrollment::config::EnrollmentConfig;
 use crate::enrollment::link::{LinkClaims, TokenError};
 use crate::enrollment::outbox::{self, OutboxItem, OutboxState, PendingEmail};
 use crate::error::{Error, Result};
-use crate::log::{LogOperation, LogOutcome};
+use crate::log::{LogOperation, LogOutcome, name_log};
 use crate::mfa::devices::{Device, DeviceType, NewDevice};
 use crate::mfa::state::{EnrollmentEmail, MfaState, UserStatus};
 use crate::resources::record::Record;
@@ -249,7 +249,8 @@ impl<S: ItemStore> Provisioning<S> {
                 Ok(()) => {
                     let detail =
                         format!("device \"{}\" ({:?}) enrolled through the enrollment link", device.device_name, device.device_type);
-                    self.log_system(&tenant, "enrollment link", LogOperation::Enroll, &user.id, LogOutcome::Success, detail).await;
+                    let subject = (user.id.as_str(), user.resource.get("userName").and_then(Value::as_str).unwrap_or_default());
+                    self.log_system(&tenant, "enrollment link", LogOperation::Enroll, subject, LogOutcome::Success, detail).await;
                     return Ok(device);
                 }
                 Err(item_store::StoreError::TransactionCanceled { .. }) => continue,
@@ -309,7 +310,8 @@ impl<S: ItemStore> Provisioning<S> {
             mfa: Some(MfaState { enrollment_email: Some(EnrollmentEmail::Queued), ..mfa }),
             ..record.clone()
         };
-        let log = self.log_item(caller, LogOperation::EnrollmentEmail, USERS.name(), Some(id), Ok(&[]));
+        let mut log = self.log_item(caller, LogOperation::EnrollmentEmail, USERS.name(), Some(id), Ok(&[]));
+        name_log(&mut log, &USERS, record.resource.get("userName").and_then(Value::as_str));
         let ops = vec![
             TransactOp::Put { item: user.to_item(tenant, &USERS), condition: Condition::VersionEquals(record.version) },
             TransactOp::Put { item: pending.to_item(outbox_version), condition: outbox_condition },

@@ -7,4 +7,4 @@ pub mod summaries;
 
 pub use devices::{Device, DeviceType, NewDevice};
 pub use state::{EnrollmentEmail, MfaState, UserStatus};
-pub use summaries::UserSummary;
+pub use summaries::{UserFilter, UserSummary};

@@ -1,7 +1,7 @@
 //! Users as the admin API lists them: source, MFA status and device count beside the
 //! SCIM resource.
 
-use item_store::{GSI1, ItemStore, Query};
+use item_store::{GSI1, ItemStore, Query, SortKey};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -11,6 +11,7 @@ use crate::resources::types::USERS;
 use crate::service::Provisioning;
 use crate::storage::cursor::{decode_cursor, encode_cursor};
 use crate::storage::keys;
+use crate::storage::paging::filtered_page;
 use crate::tenancy::ownership::{Caller, Source};
 
 const SUMMARY_CURSOR_FINGERPRINT: u64 = 0x7573_6572_7375_6d6d;
@@ -32,6 +33,21 @@ pub struct UserSummary {
     pub last_modified: String,
     /// The SCIM resource (names, emails..).
     pub resource: Value,
+}
+
+/// Which users [`Provisioning::list_user_summaries`] answers; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// userName starts with this, case-insensitively.
+    pub user_name_prefix: Option<String>,
+    pub source: Option<Source>,
+    pub status: Option<UserStatus>,
+}
+
+impl UserFilter {
+    fn keeps(&self, user: &UserSummary) -> bool {
+        self.source.as_ref().is_none_or(|source| &user.source == source) && self.status.is_none_or(|status| user.status == status)
+    }
 }
 
 fn summary(record: Record) -> UserSummary {
@@ -73,31 +89,45 @@ impl<S: ItemStore> Provisioning<S> {
         Ok(summary(record))
     }
 
-    /// The tenant's users in userName order, `limit` per page, with a cursor for the next.
+    /// The tenant's users in userName order that pass `filter`, at most `limit` per page,
+    /// with a cursor for the next. A userName prefix is a range of the userName index; source
+    /// and status filter the users read, within a bounded number of reads
+    /// (`storage::paging::filtered_page`): a page may hold fewer than `limit` users, even
+    /// none, and still have a cursor.
     pub async fn list_user_summaries(
         &self,
         caller: &Caller,
+        filter: &UserFilter,
         after: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<UserSummary>, Option<String>)> {
         caller.require_admin(MANAGE)?;
         let partition = keys::listing(&caller.tenant, USERS.name());
-        let cursor = after.map(|token| decode_cursor(token, SUMMARY_CURSOR_FINGERPRINT, &partition)).transpose()?;
-        let page = self.store.query(&Query::index(GSI1, partition.clone()).limit(limit.max(1)).after(cursor)).await?;
-        // A source naming a deleted integration is shown as what it is: manual.
-        let live = if page.items.is_empty() { Default::default() } else { self.live_integrations(caller).await? };
-        let users = page
-            .items
-            .iter()
-            .map(|item| {
-                let mut record = Record::from_item(item)?;
-                if matches!(&record.source, Source::Integration(id) if !live.contains(id)) {
-                    record.source = Source::Manual;
-                }
-                Ok(summary(record))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let next = page.cursor.map(|c| encode_cursor(SUMMARY_CURSOR_FINGERPRINT, &partition, &c.0));
+        let prefix = filter.user_name_prefix.as_deref().map(keys::listing_sort).filter(|p| !p.is_empty());
+        // The cursor is bound to the prefix too: a position in one range means nothing in another.
+        let bound = format!("{partition}\u{0}{}", prefix.as_deref().unwrap_or_default());
+        let cursor = after.map(|token| decode_cursor(token, SUMMARY_CURSOR_FINGERPRINT, &bound)).transpose()?;
+        let mut query = Query::index(GSI1, partition).after(cursor);
+        if let Some(prefix) = prefix {
+            query = query.sort(SortKey::Prefix(prefix));
+        }
+        // A source naming a deleted integration is shown (and filtered) as what it is: manual.
+        let live = self.live_integrations(caller).await?;
+        let mut users = Vec::new();
+        let (_, next) = filtered_page(&self.store, &query, limit, |item| {
+            let mut record = Record::from_item(item)?;
+            if matches!(&record.source, Source::Integration(id) if !live.contains(id)) {
+                record.source = Source::Manual;
+            }
+            let user = summary(record);
+            let keep = filter.keeps(&user);
+            if keep {
+                users.push(user);
+            }
+            Ok(keep)
+        })
+        .await?;
+        let next = next.map(|c| encode_cursor(SUMMARY_CURSOR_FINGERPRINT, &bound, &c.0));
         Ok((users, next))
     }
 }

@@ -8,11 +8,12 @@ use serde_json::Value;
 
 use crate::clock::rfc3339;
 use crate::error::Result;
-use crate::log::LogOperation;
+use crate::log::{LogOperation, name_log};
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, taken};
 use crate::resources::attributes::is_active;
 use crate::resources::counts::count_change;
+use crate::resources::group_names::{LegacyName, claim_for, claim_item, legacy_claim, name_sharing};
 use crate::resources::member_batches::needs_intent;
 use crate::resources::members;
 use crate::resources::record::Record;
@@ -24,7 +25,7 @@ use crate::storage::ids::new_id;
 use crate::storage::keys;
 use crate::storage::retry::{MAX_RETRIES, backoff, contended};
 use crate::storage::transaction::Transaction;
-use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
+use crate::tenancy::ownership::{Caller, Decision, Operation, Source, decide};
 use crate::tenancy::seats::COUNTER;
 
 impl<S: ItemStore> Provisioning<S> {
@@ -33,7 +34,8 @@ impl<S: ItemStore> Provisioning<S> {
     /// users*, 201 with the existing id and the request's attributes (a claim); else 409.
     pub async fn create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
         let result = self.try_create(caller, descriptor, body).await;
-        self.logged(caller, LogOperation::Create, descriptor.name(), None, result).await
+        let name = body.get(descriptor.unique).and_then(Value::as_str);
+        self.logged_named(caller, LogOperation::Create, descriptor, name, result).await
     }
 
     async fn try_create(&self, caller: &Caller, descriptor: &TypeDescriptor, body: &Value) -> Result<Written> {
@@ -63,11 +65,14 @@ impl<S: ItemStore> Provisioning<S> {
             last_modified: now,
             source: caller.source(),
             member_of: Some(0),
+            owner_scoped_name: !descriptor.is_user,
         };
         let tenant = &caller.tenant;
-        let uniqueness = keys::uniqueness(tenant, descriptor.name(), &unique);
-        let mut unique_attrs = item_store::Attributes::new();
-        unique_attrs.insert("id".into(), record.id.clone().into());
+        let uniqueness = claim_for(tenant, descriptor, &record.source, &unique);
+        // A group's name is its owner's; one that may claim manual groups collides with a
+        // manual group of that name too (Entra's create claims it, as for users).
+        let sharing = name_sharing(caller, descriptor);
+        let manual_claim = (sharing.len() > 1).then(|| keys::group_name(tenant, Source::Manual.as_stored(), &unique));
         for attempt in 0..MAX_RETRIES {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -77,10 +82,11 @@ impl<S: ItemStore> Provisioning<S> {
             for alias in record.work_email_alias_items(tenant, descriptor) {
                 transaction.push(TransactOp::Put { item: alias, condition: Condition::None });
             }
-            let unique_op = transaction.push(TransactOp::Put {
-                item: item_store::Item::new(uniqueness.clone(), unique_attrs.clone()),
-                condition: Condition::Absent,
-            });
+            let unique_op =
+                transaction.push(TransactOp::Put { item: claim_item(uniqueness.clone(), &record.id), condition: Condition::Absent });
+            let manual_op = manual_claim.clone().map(|key| transaction.push(TransactOp::Check { key, condition: Condition::Absent }));
+            let legacy_op = (!descriptor.is_user)
+                .then(|| transaction.push(TransactOp::Check { key: legacy_claim(tenant, &unique), condition: Condition::Absent }));
             let mut seat_op = None;
             if descriptor.is_user {
                 let seats = self.seats_for_attempt(tenant, attempt).await?;
@@ -107,6 +113,7 @@ impl<S: ItemStore> Provisioning<S> {
             transaction.extend(outbox.clone());
             transaction.push(count_change(tenant, descriptor, 1));
             let mut log = self.log_item(caller, LogOperation::Create, descriptor.name(), Some(&record.id), Ok(&changed));
+            name_log(&mut log, descriptor, Some(&unique));
             if let Some(plan) = &enrollment {
                 plan.annotate_log(&mut log);
             }
@@ -119,6 +126,14 @@ impl<S: ItemStore> Provisioning<S> {
                 Err(failed) if failed.at(unique_op) => {
                     return self.create_collision(caller, descriptor, body, &unique, &uniqueness).await;
                 }
+                Err(failed) if manual_op.is_some_and(|op| failed.at(op)) => {
+                    let manual = manual_claim.as_ref().unwrap_or(&uniqueness);
+                    return self.create_collision(caller, descriptor, body, &unique, manual).await;
+                }
+                Err(failed) if legacy_op.is_some_and(|op| failed.at(op)) => match self.legacy_name(tenant, &unique, &sharing).await? {
+                    LegacyName::Collides(legacy) => return self.create_collision(caller, descriptor, body, &unique, &legacy).await,
+                    LegacyName::Again => continue,
+                },
                 Err(failed) if seat_op.is_some_and(|op| failed.at(op)) => continue,
                 Err(failed) => return Err(failed.into()),
             }
@@ -157,7 +172,7 @@ impl<S: ItemStore> Provisioning<S> {
         // Added, not replaced: the claimed group keeps its members.
         let member_changes = members::add_changes(caller, &record.id, &apart)?;
         let changed = attribute_names(&resource, &apart, descriptor);
-        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Claim, members_after: None };
+        let version = NewVersion { record, resource, member_changes, changed, operation: LogOperation::Create, members_after: None };
         let mut written = self.commit(caller, descriptor, version, true, None).await?;
         written.created = true;
         written.claimed = true;

@@ -15,7 +15,7 @@ use item_store::{Condition, ItemStore, Key, MAX_TRANSACT_OPS, Query, SortKey, St
 use scim::etag::check_if_match;
 
 use crate::error::{Error, Result};
-use crate::log::LogOperation;
+use crate::log::{LogOperation, name_log};
 use crate::resources::answers::{not_found, version_conflict};
 use crate::resources::attributes::MAX_WORK_EMAIL_ALIASES;
 use crate::resources::counts::count_change;
@@ -111,8 +111,10 @@ impl<S: ItemStore> Provisioning<S> {
         let mut transaction = Transaction::new();
         let resource_op =
             transaction.push(TransactOp::Delete { key: keys::resource(tenant, id), condition: Condition::VersionEquals(version) });
-        if let Some(unique) = record.unique_value(descriptor) {
-            transaction.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), unique), condition: Condition::None });
+        // The claim this record holds (a group's may be its owner's or, stored before, the
+        // tenant-wide one: `group_names`).
+        if let Some(claim) = record.name_claim(tenant, descriptor) {
+            transaction.push(TransactOp::Delete { key: claim, condition: Condition::None });
         }
         let mut seat_op = None;
         if descriptor.is_user {
@@ -124,7 +126,8 @@ impl<S: ItemStore> Provisioning<S> {
             }
             seat_op = Some(transaction.push(self.seats_for_attempt(tenant, attempt).await?.release(tenant)));
         }
-        let log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
+        let mut log = self.log_item(caller, LogOperation::Delete, descriptor.name(), Some(id), Ok(&[]));
+        name_log(&mut log, descriptor, record.unique_value(descriptor));
         transaction.push(TransactOp::Put { item: log, condition: Condition::Absent });
         transaction.push(count_change(tenant, descriptor, -1));
         transaction.extend(children.ops(exact));

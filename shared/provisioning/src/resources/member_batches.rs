@@ -18,7 +18,8 @@ pub(crate) fn room(fixed: usize) -> usize {
 
 /// The most operations a write of a resource holds besides its member changes: the
 /// resource, two uniqueness items, the seat counter, the outbox item, the log entry, the
-/// resource count.
+/// resource count (a group has no seat or outbox, and up to two name checks instead: see
+/// `group_names`).
 const MAX_WRITE_FIXED_OPS: usize = 7;
 
 /// Whether `changes` member changes are too many for the write's own transaction: then

@@ -15,6 +15,7 @@
 //! | `read`, `list`, `plan` | GET by id; lists, and how a filter becomes store reads |
 //! | `counts`, `bookmarks` | the maintained count of each type; where the next index page starts |
 //! | `create`, `update`, `delete` | the writes |
+//! | `group_names` | group displayNames unique per owner, and the tenant-wide claims of before |
 //! | `members`, `member_writes`, `member_batches`, `member_intents` | memberships, one item per (group, member), always naming an existing member; writing them; large changes all or nothing |
 
 pub mod answers;
@@ -23,6 +24,7 @@ pub mod bookmarks;
 pub mod counts;
 pub mod create;
 pub mod delete;
+pub mod group_names;
 pub mod list;
 pub mod member_batches;
 pub mod member_intents;

@@ -1,7 +1,7 @@
 //! A stored user or group: the canonical SCIM resource (without `id` and `meta`) plus
 //! what the service keeps about it, and its item form with the index keys.
 
-use item_store::{Attributes, Item};
+use item_store::{Attributes, Item, Key};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
@@ -21,6 +21,10 @@ const PENDING_MEMBERS: &str = "pendingMembers";
 /// The attribute of a work email alias item naming its user.
 pub(crate) const ALIAS_OF: &str = "of";
 
+/// The attribute marking a group whose displayName claim is its owner's
+/// (`keys::group_name`); a group without it holds the tenant-wide claim of before.
+const OWNER_SCOPED_NAME: &str = "ownerScopedName";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub id: String,
@@ -39,12 +43,27 @@ pub struct Record {
     /// A group whose member changes are recorded but not all applied yet (see
     /// `member_intents`): whoever reads or writes it next applies them first.
     pub pending_members: bool,
+    /// A group whose displayName claim is scoped to its owner (`keys::group_name`); false
+    /// for users and for groups stored before names were unique per owner, which hold
+    /// the tenant-wide `keys::uniqueness` claim until they are renamed, change owner or
+    /// meet a same-named group of another owner (`resources::group_names`).
+    pub owner_scoped_name: bool,
 }
 
 impl Record {
     /// The value of the unique attribute (userName, displayName), if set.
     pub fn unique_value(&self, descriptor: &TypeDescriptor) -> Option<&str> {
         unique_value(descriptor, &self.resource)
+    }
+
+    /// The claim item this record holds for its unique value, if it has one.
+    pub fn name_claim(&self, tenant: &str, descriptor: &TypeDescriptor) -> Option<Key> {
+        let value = self.unique_value(descriptor)?;
+        Some(if self.owner_scoped_name {
+            keys::group_name(tenant, self.source.as_stored(), value)
+        } else {
+            keys::uniqueness(tenant, descriptor.name(), value)
+        })
     }
 
     /// The SCIM representation: the resource with `id` and `meta` (location is added by
@@ -82,6 +101,9 @@ impl Record {
         }
         if self.pending_members {
             attrs.insert(PENDING_MEMBERS.into(), true.into());
+        }
+        if self.owner_scoped_name {
+            attrs.insert(OWNER_SCOPED_NAME.into(), true.into());
         }
         let type_name = descriptor.name();
         attrs.insert(GSI1_PK.into(), keys::listing(tenant, type_name).into());
@@ -156,6 +178,7 @@ impl Record {
             mfa,
             member_of: item.attrs.get(MEMBER_OF).and_then(Value::as_u64),
             pending_members: item.attrs.get(PENDING_MEMBERS).and_then(Value::as_bool) == Some(true),
+            owner_scoped_name: item.attrs.get(OWNER_SCOPED_NAME).and_then(Value::as_bool) == Some(true),
             id,
         })
     }

@@ -12,17 +12,17 @@ use serde_json::Value;
 use crate::clock::rfc3339;
 use crate::enrollment::outbox::Before;
 use crate::error::{Error, Result};
-use crate::log::LogOperation;
+use crate::log::{LogOperation, mark_claim, name_log};
 use crate::mfa::state::MfaState;
 use crate::resources::answers::{Written, not_found, taken, version_conflict};
 use crate::resources::attributes::{is_active, unique_value};
+use crate::resources::group_names::{LegacyName, claim_for, claim_item, legacy_claim};
 use crate::resources::member_batches::needs_intent;
 use crate::resources::members::{self, MemberChange};
 use crate::resources::record::Record;
 use crate::resources::types::TypeDescriptor;
 use crate::resources::validate::{attribute_names, check_key_values, required_unique, take_apart};
 use crate::service::Provisioning;
-use crate::storage::keys;
 use crate::storage::retry::again_after_lost_races;
 use crate::storage::transaction::Transaction;
 use crate::tenancy::ownership::{Caller, Decision, Operation, decide};
@@ -222,8 +222,20 @@ impl<S: ItemStore> Provisioning<S> {
     ) -> Result<Written> {
         let NewVersion { record, resource, member_changes, changed, operation, members_after } = version;
         let tenant = &caller.tenant;
-        let old_unique = record.unique_value(descriptor).map(keys::fold);
+        let source = if claim { caller.source() } else { record.source.clone() };
+        let old_claim = record.name_claim(tenant, descriptor);
         let new_unique = unique_value(descriptor, &resource).map(str::to_string);
+        let new_claim = new_unique.as_deref().map(|name| claim_for(tenant, descriptor, &source, name));
+        // A rename, or a group changing owner (its name claim is its owner's), moves the claim.
+        let moves = new_claim.is_some() && new_claim != old_claim;
+        if moves
+            && !descriptor.is_user
+            && let Some(name) = &new_unique
+            && old_claim.as_ref() != Some(&legacy_claim(tenant, name))
+            && let LegacyName::Collides(_) = self.legacy_name(tenant, name, &[source.clone()]).await?
+        {
+            return Err(taken(descriptor, name, "another group of the same source has it"));
+        }
         let mfa = record.mfa.map(|mfa| mfa.with_active(is_active(&resource)));
         // A claim is new to this integration (mailed as a create would be); otherwise the
         // write mails when it brings the address or restores the user.
@@ -237,7 +249,8 @@ impl<S: ItemStore> Provisioning<S> {
         let updated = Record {
             version: record.version + 1,
             last_modified: rfc3339(self.clock.now()),
-            source: if claim { caller.source() } else { record.source.clone() },
+            source: source.clone(),
+            owner_scoped_name: record.owner_scoped_name || (moves && !descriptor.is_user),
             mfa: mfa.map(|mfa| MfaState { enrollment_email: enrollment.as_ref().map_or(mfa.enrollment_email, |plan| plan.marker), ..mfa }),
             resource,
             pending_members: needs_intent(member_changes.len()),
@@ -249,20 +262,24 @@ impl<S: ItemStore> Provisioning<S> {
         transaction.extend(work_email_alias_changes(tenant, descriptor, &record, &updated));
         transaction.extend(enrollment.as_ref().and_then(|plan| plan.outbox.clone()));
         let mut unique_op = None;
-        if let Some(new_unique) = &new_unique
-            && old_unique.as_deref() != Some(keys::fold(new_unique).as_str())
-        {
-            if let Some(old) = &old_unique {
-                transaction.push(TransactOp::Delete { key: keys::uniqueness(tenant, descriptor.name(), old), condition: Condition::None });
+        let mut legacy_op = None;
+        if moves && let (Some(new_claim), Some(name)) = (new_claim, &new_unique) {
+            let legacy = (!descriptor.is_user).then(|| legacy_claim(tenant, name)).filter(|legacy| old_claim.as_ref() != Some(legacy));
+            if let Some(old) = old_claim {
+                transaction.push(TransactOp::Delete { key: old, condition: Condition::None });
             }
-            let mut attrs = item_store::Attributes::new();
-            attrs.insert("id".into(), record.id.clone().into());
-            unique_op = Some(transaction.push(TransactOp::Put {
-                item: item_store::Item::new(keys::uniqueness(tenant, descriptor.name(), new_unique), attrs),
-                condition: Condition::Absent,
-            }));
+            unique_op = Some(transaction.push(TransactOp::Put { item: claim_item(new_claim, &record.id), condition: Condition::Absent }));
+            // No group of before holds the name tenant-wide (resolved above; this guards
+            // against one that took it since).
+            legacy_op = legacy.map(|key| transaction.push(TransactOp::Check { key, condition: Condition::Absent }));
         }
         let mut log = self.log_item(caller, operation, descriptor.name(), Some(&record.id), Ok(&changed));
+        name_log(&mut log, descriptor, updated.unique_value(descriptor));
+        // A claim is logged as one whichever request made it (create, PUT or PATCH): the
+        // admin checking that records were claimed looks for it.
+        if claim {
+            mark_claim(&mut log, operation);
+        }
         if let Some(plan) = &enrollment {
             plan.annotate_log(&mut log);
         }
@@ -277,6 +294,9 @@ impl<S: ItemStore> Provisioning<S> {
             }),
             Err(failed) if unique_op.is_some_and(|op| failed.at(op)) => {
                 Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another record has it"))
+            }
+            Err(failed) if legacy_op.is_some_and(|op| failed.at(op)) => {
+                Err(taken(descriptor, new_unique.as_deref().unwrap_or_default(), "another group is taking it; retry"))
             }
             Err(failed) if failed.at(resource_op) => Err(version_conflict(if_match, descriptor, &record.id)),
             Err(failed) => Err(failed.into()),

@@ -16,12 +16,13 @@
 //! | resource count: 16 shards, the base, a first count in progress | `T#{t}` | `COUNT#{Type}#{00..15}`, `COUNT#{Type}#base`, `COUNT#{Type}#recount` | |
 //! | list bookmark (where the next index page starts) | `T#{t}#BOOKMARK` | `{Type}#{asc or desc}#{startIndex, 20 digits}` | |
 //! | user or group | `T#{t}#R#{id}` | `R` | gsi1 `T#{t}#{Type}` / `{folded userName or displayName}`; gsi2 `T#{t}#{Type}#X#{externalId}` / `{id}`; gsi3 `T#{t}#{Type}#E#{folded work email}` / `{id}` |
-//! | uniqueness claim | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
+//! | uniqueness claim: userName; an integration's or integration name | `T#{t}#U#{Type}#{folded unique value}` | `U` | |
+//! | uniqueness claim: a group's displayName within its owner (before: the `U#Group` one) | `T#{t}#UO#Group#{manual or integration id}#{folded displayName}` | `U` | |
 //! | membership | `T#{t}#R#{group id}` | `M#{member id}` | gsi2 `T#{t}#MO#{member id}` / `{group id}` |
 //! | member intent (a large member change in flight) | `T#{t}#R#{group id}` | `INTENT`, `INTENT#{chunk, 4 digits}` | |
 //! | device | `T#{t}#R#{user id}` | `D#{device id}` | |
 //! | another work email of a user (at most 2) | `T#{t}#R#{user id}` | `E#{folded email}` | gsi3 `T#{t}#User#E#{folded email}` / `{user id}` |
-//! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | |
+//! | log entry | `T#{t}#LOG` | `{time, 20-digit ns}#{uuid}` | gsi2 `T#{t}#LOGR#{resource id}` / sk; gsi3 `T#{t}#LOGA#{integration id or admin}` / sk |
 //! | EAA integration (one per tenant) | `T#{t}` | `EAA` | gsi1 `EAA#INTEGRATIONS` / `{t}` |
 //! | EAA sync lease, run checkpoint, last summary, the integration its states belong to | `T#{t}` | `EAASYNC#LEASE`, `EAASYNC#RUN`, `EAASYNC#LAST`, `EAASYNC#OWNER` | |
 //! | EAA sync state of a user / group | `T#{t}#EAA#U` / `T#{t}#EAA#G` | `{EAA uuid_url}` | |
@@ -164,6 +165,13 @@ pub fn uniqueness(tenant: &str, type_name: &str, value: &str) -> Key {
     Key::new(format!("T#{tenant}#U#{type_name}#{}", fold(value)), "U")
 }
 
+/// A group's displayName claim within its owner (`manual` or the integration's id), so
+/// that groups of different sources may share a name. The owner is a server-made value
+/// without `#`; the name comes last, like every request value in a key.
+pub fn group_name(tenant: &str, owner: &str, display_name: &str) -> Key {
+    Key::new(format!("T#{tenant}#UO#Group#{owner}#{}", fold(display_name)), "U")
+}
+
 /// gsi1 partition: every resource of one type in a tenant.
 pub fn listing(tenant: &str, type_name: &str) -> String {
     format!("T#{tenant}#{type_name}")
@@ -216,6 +224,16 @@ pub fn device_prefix() -> &'static str {
 
 pub fn log_partition(tenant: &str) -> String {
     format!("T#{tenant}#LOG")
+}
+
+/// gsi2 partition of the log entries about one user or group (the log filtered by id).
+pub fn log_of_resource(tenant: &str, resource: &str) -> String {
+    format!("T#{tenant}#LOGR#{resource}")
+}
+
+/// gsi3 partition of the log entries of one actor (an integration id, or `admin`).
+pub fn log_of_actor(tenant: &str, actor: &str) -> String {
+    format!("T#{tenant}#LOGA#{actor}")
 }
 
 /// Log sort key: time first (zero-padded, so text order is time order), then a random

@@ -82,6 +82,39 @@ pub(crate) async fn walk<S: ItemStore>(
     Ok(cursor)
 }
 
+/// Store reads of one filtered page at most: a filter that matches little answers a short
+/// (even empty) page with a cursor rather than reading on through the partition.
+pub const MAX_FILTERED_READS: usize = 10;
+
+/// One page of at most `limit` items of `query` (from its cursor) that `keep` accepts, in
+/// at most [`MAX_FILTERED_READS`] store reads of at most `limit` items each, so a request
+/// examines at most `limit` x 10 items; with the cursor after the last item examined, or
+/// `None` when the query ended. Each read asks for what is still missing, so that the page
+/// ends exactly at a store cursor.
+pub(crate) async fn filtered_page<S: ItemStore>(
+    store: &S,
+    query: &Query,
+    limit: u32,
+    mut keep: impl FnMut(&Item) -> Result<bool>,
+) -> Result<(Vec<Item>, Option<Cursor>)> {
+    let mut kept = Vec::new();
+    let mut cursor = query.cursor.clone();
+    for _ in 0..MAX_FILTERED_READS {
+        let missing = limit.max(1) - kept.len() as u32;
+        let page = store.query(&query.clone().limit(missing).after(cursor.take())).await?;
+        for item in page.items {
+            if keep(&item)? {
+                kept.push(item);
+            }
+        }
+        match page.cursor {
+            Some(next) if kept.len() < limit.max(1) as usize => cursor = Some(next),
+            next => return Ok((kept, next)),
+        }
+    }
+    Ok((kept, cursor))
+}
+
 /// Calls `each` with every page of a query, in order, until it answers `false` or the
 /// query ends.
 async fn for_each_page<S: ItemStore>(store: &S, query: &Query, mut each: impl FnMut(Vec<Item>) -> Result<bool>) -> Result<()> {

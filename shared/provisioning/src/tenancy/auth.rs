@@ -79,7 +79,7 @@ impl<S: ItemStore> Provisioning<S> {
                 if integration.kind != IntegrationKind::Scim {
                     return Err(Error::Unauthorized);
                 }
-                Caller::integration(tenant, id, integration.settings)
+                Caller::integration(tenant, id, integration.settings).named(integration.name)
             }
         };
         let last_used = item.attrs.get("lastUsed").and_then(Value::as_i64);

@@ -56,15 +56,22 @@ pub enum Actor {
 pub struct Caller {
     pub tenant: String,
     pub actor: Actor,
+    /// The integration's name at authentication time, for the provisioning log.
+    pub integration_name: Option<String>,
 }
 
 impl Caller {
     pub fn admin(tenant: impl Into<String>) -> Self {
-        Caller { tenant: tenant.into(), actor: Actor::Admin }
+        Caller { tenant: tenant.into(), actor: Actor::Admin, integration_name: None }
     }
 
     pub fn integration(tenant: impl Into<String>, id: impl Into<String>, settings: Settings) -> Self {
-        Caller { tenant: tenant.into(), actor: Actor::Integration { id: id.into(), settings } }
+        Caller { tenant: tenant.into(), actor: Actor::Integration { id: id.into(), settings }, integration_name: None }
+    }
+
+    /// With the integration's name, which its log entries carry.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        Caller { integration_name: Some(name.into()), ..self }
     }
 
     /// The source of a record this caller creates.

@@ -27,6 +27,7 @@ use serde_json::Value;
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::log::{LogOperation, RETENTION};
+use crate::resources::group_names::claim_item;
 use crate::resources::record::Record;
 use crate::resources::types::{GROUPS, TypeDescriptor, USERS};
 use crate::service::Provisioning;
@@ -418,12 +419,27 @@ impl<S: ItemStore> Provisioning<S> {
                 Record { version: record.version + 1, last_modified: rfc3339(self.clock.now()), source: to.clone(), ..record.clone() };
             let mut log = self.log_item(caller, operation, descriptor.name(), Some(id), Ok(&["source".to_string()]));
             log.attrs.insert("detail".into(), detail.into());
-            let ops = vec![
+            let mut ops = vec![
                 TransactOp::Put { item: updated.to_item(&caller.tenant, descriptor), condition: Condition::VersionEquals(record.version) },
                 TransactOp::Put { item: log, condition: Condition::Absent },
             ];
+            // A group's name claim is its owner's: it moves with the source, unless the new
+            // owner already has a group of that name.
+            let (old_claim, new_claim) = (record.name_claim(&caller.tenant, descriptor), updated.name_claim(&caller.tenant, descriptor));
+            let claim_moves = old_claim != new_claim;
+            if claim_moves && let (Some(old), Some(new)) = (old_claim, new_claim) {
+                ops.push(TransactOp::Delete { key: old, condition: Condition::None });
+                ops.push(TransactOp::Put { item: claim_item(new, id), condition: Condition::Absent });
+            }
             match self.store.transact(ops).await {
                 Ok(()) => return Ok(true),
+                Err(StoreError::TransactionCanceled { reasons }) if claim_moves && reasons.get(3).is_some_and(Option::is_some) => {
+                    let name = record.unique_value(descriptor).unwrap_or_default();
+                    return Err(Error::conflict(format!(
+                        "a group named \"{name}\" already exists for {}: rename one of the two groups, then move it again",
+                        source_text(to)
+                    )));
+                }
                 Err(StoreError::TransactionCanceled { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }

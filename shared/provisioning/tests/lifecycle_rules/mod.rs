@@ -87,7 +87,7 @@ pub async fn deletion_releases_or_removes_and_nothing_names_a_deleted_integratio
     assert_eq!(service.list_devices(&admin, &users[0]).await.expect("devices").len(), 1, "devices stay");
     let members = service.get(&admin, &GROUPS, &sales, &AttributeSelection::default()).await.expect("group")["members"].clone();
     assert_eq!(members.as_array().map(Vec::len), Some(2), "memberships stay: {members}");
-    let log = service.list_log(&admin, None, 100).await.expect("log").entries;
+    let log = service.list_log(&admin, &Default::default(), None, 100).await.expect("log").entries;
     let moves: Vec<_> = log.iter().filter(|e| e.operation == LogOperation::Move).collect();
     assert_eq!(moves.len(), 4, "{log:?}");
     assert!(moves.iter().all(|e| e.detail.as_deref().is_some_and(|d| d.contains("released to manual"))), "{moves:?}");

@@ -58,6 +58,12 @@ pub(crate) fn eaa_failure(error: EaaError) -> Stop {
         EaaError::RateLimited { retry_after } => {
             Error::Retryable { throttled: true, retry_after, detail: "EAA is rate limiting this account".into() }
         }
+        EaaError::Unavailable(detail) => {
+            // Hosts, paths and network errors are for the log; the sync status is an answer.
+            tracing::warn!(eaa_detail = %detail, "EAA is unavailable");
+            let detail = "EAA cannot be reached (network error, timeout or an EAA server error)".into();
+            Error::Retryable { throttled: false, retry_after: Duration::from_secs(60), detail }
+        }
         other => Error::Retryable { throttled: false, retry_after: Duration::from_secs(60), detail: other.to_string() },
     })
 }

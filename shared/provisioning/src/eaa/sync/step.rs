@@ -63,7 +63,7 @@ impl<S: ItemStore> Provisioning<S> {
         }
         let (integration_id, selection) = self.eaa_selection(tenant).await?;
         let integration = self.integration(&Caller::admin(tenant), &integration_id).await?;
-        let caller = Caller::integration(tenant, &integration_id, integration.settings);
+        let caller = Caller::integration(tenant, &integration_id, integration.settings).named(integration.name);
         let saved =
             self.store.get(&keys::eaa_sync(tenant, "RUN")).await?.map(|i| from_attrs::<Checkpoint>(&i, "sync checkpoint")).transpose()?;
         let resumed = saved.is_some();
