@@ -282,6 +282,41 @@ def scenario(run, endpoint, sender, tenant_marker):
     run.http("UsersFunction", "users-get.json", 404)
 
 
+def check_metric_filters(log_path, progress):
+    """The template's log metric filters (the EAA sync's alarms) name fields that the
+    function's real "EAA sync" log line has, and its `progress` field is the one answered."""
+    lines = []
+    for text in Path(log_path).read_text().splitlines():
+        try:
+            lines.append(json.loads(text))
+        except ValueError:
+            continue  # the emulator's START/END/REPORT lines
+    sync = [line for line in lines if isinstance(line, dict) and line.get("fields", {}).get("message") == "EAA sync"]
+    if not sync:
+        fail(f"no \"EAA sync\" log line in {log_path}")
+    for line in sync:
+        if line["fields"].get("progress") != progress:
+            fail(f"the log line's progress is not {progress!r}: {line}")
+    stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"))
+    filters = {name: r for name, r in stacks[0].resources.items() if r["Type"] == "AWS::Logs::MetricFilter"}
+    if not filters:
+        fail("the template has no log metric filters")
+    for name, resource in filters.items():
+        conditions = re.findall(r'\$\.([\w.]+)\s*=\s*"([^"]*)"', resource["Properties"]["FilterPattern"])
+        if not conditions:
+            fail(f"{name}: no condition in its pattern")
+        for path, expected in conditions:
+            for line in sync:
+                value = line
+                for part in path.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None:
+                    fail(f"{name}: the \"EAA sync\" log line has no {path}: {line}")
+                if path == "fields.message" and value != expected:
+                    fail(f"{name}: matches message {expected!r}, the line's is {value!r}")
+    print(f"invoke-events: the {len(filters)} log metric filters name fields of the real \"EAA sync\" log line")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
@@ -319,6 +354,8 @@ def main():
                     f.log.flush()
                     print(f"--- {f.logical_id}'s log:\n" + Path(f.log.name).read_text()[-4000:], file=sys.stderr)
                 raise
+            functions["EaaSyncFunction"].log.flush()
+            check_metric_filters(functions["EaaSyncFunction"].log.name, "unconfigured")
             unused = sorted({p.name for p in EVENTS.glob("*.json")} - run.sent)
             if unused:
                 fail(f"events never sent: {unused}")
