@@ -10,7 +10,8 @@ use provisioning::enrollment::mailer::{Email, Mailer, SendError};
 use provisioning::storage::ids::new_id;
 
 /// The local server's mailer: each email becomes an RFC 5322 `.eml` file
-/// (multipart/alternative, text and HTML) in a folder, which any mail client opens.
+/// (multipart/alternative, text and HTML) in a folder, which any mail client opens; the
+/// file is readable by its owner only (mode 0600, the folder 0700).
 #[derive(Debug, Clone)]
 pub struct FileMailer {
     dir: PathBuf,

@@ -9,6 +9,10 @@
 //!
 //! EAA directories are synced in process on a schedule (`--eaa-sync-interval`, 6 hours by
 //! default) and on "sync now", with credentials files under `<data dir>/eaa-credentials`.
+//!
+//! A connection may not hold the server: its request head and body must arrive within
+//! the [`ConnectionLimits`], and past their connection cap a new one is answered 503.
+//! The store, the outbox's `.eml` files and `credentials.json` are owner-only.
 
 mod connections;
 mod eaa_schedule;
