@@ -198,7 +198,7 @@ def command(binaries, logical_id, binary, arm64):
 def enrollment_token(endpoint, sender, address):
     """The link in the one email this run's sender sent to the address (moto's SES keeps
     every run's mail)."""
-    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=INVOKE_TIMEOUT) as response:
         messages = json.loads(response.read())["ses"]["Message"]
     bodies = [m["body"] for m in messages if sender in m["source"] and address in m["destinations"]["ToAddresses"]]
     if len(bodies) != 1:
@@ -349,7 +349,7 @@ def main():
             started = time.time()
             try:
                 scenario(run, args.endpoint, sender, marker)
-            except SystemExit:
+            except (SystemExit, Exception):
                 for f in functions.values():
                     f.log.flush()
                     print(f"--- {f.logical_id}'s log:\n" + Path(f.log.name).read_text()[-4000:], file=sys.stderr)
