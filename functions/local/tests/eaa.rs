@@ -84,6 +84,8 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     // Sync now: Sales' users arrive, Engineering's do not.
     http.send("POST", &format!("{admin}/eaa/sync"), &key, None).await.expect(202);
     eventually("the requested sync", || async { user_names(&http, &server).await == ["ann@corp.example", "bob@corp.example"] }).await;
+    // The run records its summary after it has applied the users: wait for that too.
+    eventually("the sync's summary", || async { !http.get(&format!("{admin}/eaa/sync"), &key).await.body["last"].is_null() }).await;
     let status = http.get(&format!("{admin}/eaa/sync"), &key).await;
     let last = &status.expect(200)["last"];
     assert_eq!(last["outcome"], "SUCCEEDED", "{last}");
