@@ -10,7 +10,8 @@ use provisioning::enrollment::mailer::{Email, Mailer, SendError};
 use provisioning::storage::ids::new_id;
 
 /// The local server's mailer: each email becomes an RFC 5322 `.eml` file
-/// (multipart/alternative, text and HTML) in a folder, which any mail client opens.
+/// (multipart/alternative, text and HTML) in a folder, which any mail client opens; the
+/// file is readable by its owner only (mode 0600, the folder 0700).
 #[derive(Debug, Clone)]
 pub struct FileMailer {
     dir: PathBuf,
@@ -33,7 +34,12 @@ impl Mailer for FileMailer {
         // Small synchronous writes: the local server's mailer loop is the only caller,
         // and an .eml file is a few kilobytes.
         let result = (|| {
-            std::fs::create_dir_all(&self.dir).map_err(|e| SendError::Retryable(format!("cannot create {}: {e}", self.dir.display())))?;
+            // Owner-only, folder and files: an email's link enrolls a device for its user.
+            let mut folder = std::fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            folder.create(&self.dir).map_err(|e| SendError::Retryable(format!("cannot create {}: {e}", self.dir.display())))?;
             let id = new_id();
             let now = time::OffsetDateTime::now_utc();
             let message = to_eml(&self.sender, email, &format!("<{id}@scim.local>"), now);
@@ -41,7 +47,11 @@ impl Mailer for FileMailer {
             // Written under a temporary name, then renamed: a reader never sees half a file.
             let temporary = self.dir.join(format!(".{name}.tmp"));
             let write = |path: &Path| -> std::io::Result<()> {
-                let mut file = std::fs::File::create(path)?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path)?;
                 file.write_all(message.as_bytes())?;
                 file.sync_all()
             };

@@ -12,7 +12,12 @@
 //!
 //! EAA directories are synced in process on a schedule (`--eaa-sync-interval`, 6 hours by
 //! default) and on "sync now", with credentials files under `<data dir>/eaa-credentials`.
+//!
+//! A connection may not hold the server: its request head and body must arrive within
+//! the [`ConnectionLimits`], and past their connection cap a new one is answered 503.
+//! The store, the outbox's `.eml` files and `credentials.json` are owner-only.
 
+mod connections;
 mod eaa_schedule;
 pub mod enrollment_key;
 pub mod file_mailer;
@@ -29,7 +34,7 @@ use embedded_store::EmbeddedStore;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use item_store::ItemStore;
 use provisioning::enrollment::{DEFAULT_PRODUCT_NAME, EnrollmentConfig, PRODUCT_NAME_ENV};
@@ -40,9 +45,11 @@ use scim_http::{Ingress, MAX_BODY_BYTES, Router};
 use crate::enrollment_key::load_or_create_key;
 use crate::file_mailer::FileMailer;
 
+pub use connections::ConnectionLimits;
 pub use eaa_schedule::{LocalTrigger, admin_file_connector, eaa_credentials_dir, file_connector, spawn_eaa_scheduler};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,10 +144,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish (up to `DRAIN_TIMEOUT`, 10 s).
-pub async fn serve<S: ItemStore + 'static>(listener: TcpListener, router: Router<S>, shutdown: impl Future<Output = ()>) {
+/// finish (up to `DRAIN_TIMEOUT`, 10 s). `limits` bound what one connection may hold and
+/// how many are served at once (see [`ConnectionLimits`]).
+pub async fn serve<S: ItemStore + 'static>(
+    listener: TcpListener,
+    router: Router<S>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let served = Arc::new(Semaphore::new(limits.max_connections));
+    // Refusals hold a descriptor for up to two seconds each: as many as served, then
+    // connections beyond are closed at once.
+    let refusing = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.head_timeout);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -154,17 +173,28 @@ pub async fn serve<S: ItemStore + 'static>(listener: TcpListener, router: Router
             },
             () = &mut shutdown => break,
         };
+        let Ok(permit) = Arc::clone(&served).try_acquire_owned() else {
+            tracing::warn!(%peer, max_connections = limits.max_connections, "connection refused: at the connection cap");
+            if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
+                tokio::spawn(async move {
+                    connections::refuse(stream, limits.max_connections).await;
+                    drop(refusal);
+                });
+            }
+            continue;
+        };
         let router = router.clone();
         let service = service_fn(move |request| {
             let router = router.clone();
-            async move { Ok::<_, std::convert::Infallible>(answer(&router, request, peer).await) }
+            async move { Ok::<_, std::convert::Infallible>(answer(&router, request, peer, limits.body_timeout).await) }
         });
-        let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);
@@ -173,7 +203,12 @@ pub async fn serve<S: ItemStore + 'static>(listener: TcpListener, router: Router
     }
 }
 
-async fn answer<S: ItemStore>(router: &Router<S>, request: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {
+async fn answer<S: ItemStore>(
+    router: &Router<S>,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    body_timeout: Duration,
+) -> hyper::Response<Full<Bytes>> {
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(Ingress { scheme: Some("http"), ..Ingress::default() });
     tracing::trace!(%peer, "request");
@@ -185,13 +220,29 @@ async fn answer<S: ItemStore>(router: &Router<S>, request: hyper::Request<Incomi
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return too_large(router, parts);
     }
-    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let Ok(collected) = tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await else {
+        tracing::warn!(%peer, ?body_timeout, "request body too slow; connection closed");
+        return too_slow(body_timeout);
+    };
+    let response = match collected {
         Ok(collected) => router.handle(hyper::Request::from_parts(parts, collected.to_bytes())).await,
         Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(router, parts),
         // The client went away mid-body: nobody will read the answer; answer as if empty.
         Err(_) => router.handle(hyper::Request::from_parts(parts, Bytes::new())).await,
     };
     response.map(Full::new)
+}
+
+/// The 408 answer to a body that did not arrive in time; the connection ends with it.
+fn too_slow(body_timeout: Duration) -> hyper::Response<Full<Bytes>> {
+    let detail = format!("the request body did not arrive within {}; send it at once", humantime::format_duration(body_timeout));
+    let body = scim::ScimError::new(408, None, detail).to_json().to_string();
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(scim_http::SCIM_JSON));
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    response
 }
 
 /// The 413 answer, telling the client that this connection ends (the rest of its body is

@@ -10,12 +10,14 @@ use std::time::Duration;
 use provisioning::{Caller, Provisioning};
 use scim_http::{EaaAccess, Router};
 use scim_local::{
-    admin_file_connector, eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store, outbox_dir, serve,
-    shutdown_signal, spawn_eaa_scheduler, spawn_mailer, spawn_source_moves,
+    ConnectionLimits, admin_file_connector, eaa_credentials_dir, enrollment_config, ensure_credentials, file_connector, open_store,
+    outbox_dir, serve, shutdown_signal, spawn_eaa_scheduler, spawn_mailer, spawn_source_moves,
 };
 
 const USAGE: &str = "usage: scim-local [--port N (default 8080, 0 = any free port)] [--data-dir DIR (default ./.scim-local)] \
-[--eaa-sync-interval DURATION (default 6h; e.g. 30s, 5m)] [--seat-limit N|none (the tenant's seat limit, kept across restarts)]";
+[--eaa-sync-interval DURATION (default 6h; e.g. 30s, 5m)] [--seat-limit N|none (the tenant's seat limit, kept across restarts)] \
+[--head-timeout DURATION (default 10s; also the keep-alive idle timeout)] [--body-timeout DURATION (default 30s)] \
+[--max-connections N (default 512)]";
 
 struct Args {
     port: u16,
@@ -24,11 +26,25 @@ struct Args {
     /// The operator's seat limit for the local tenant: `Some(None)` removes it, `None`
     /// leaves it as it is.
     seat_limit: Option<Option<u64>>,
+    limits: ConnectionLimits,
+}
+
+/// A duration flag's value: `30s`, `5m`, `6h`; never zero.
+fn duration(flag: &str, value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{flag} must be a duration such as 30s, 5m or 6h\n{USAGE}"))
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args =
-        Args { port: 8080, data_dir: PathBuf::from(".scim-local"), eaa_sync_interval: Duration::from_secs(6 * 3600), seat_limit: None };
+    let mut args = Args {
+        port: 8080,
+        data_dir: PathBuf::from(".scim-local"),
+        eaa_sync_interval: Duration::from_secs(6 * 3600),
+        seat_limit: None,
+        limits: ConnectionLimits::default(),
+    };
     let mut input = std::env::args().skip(1);
     while let Some(arg) = input.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -39,11 +55,15 @@ fn parse_args() -> Result<Args, String> {
         match name.as_str() {
             "--port" => args.port = value()?.parse().map_err(|_| format!("--port must be a number from 0 to 65535\n{USAGE}"))?,
             "--data-dir" => args.data_dir = PathBuf::from(value()?),
-            "--eaa-sync-interval" => {
-                args.eaa_sync_interval = humantime::parse_duration(&value()?)
+            "--eaa-sync-interval" => args.eaa_sync_interval = duration(&name, &value()?)?,
+            "--head-timeout" => args.limits.head_timeout = duration(&name, &value()?)?,
+            "--body-timeout" => args.limits.body_timeout = duration(&name, &value()?)?,
+            "--max-connections" => {
+                args.limits.max_connections = value()?
+                    .parse()
                     .ok()
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| format!("--eaa-sync-interval must be a duration such as 30s, 5m or 6h\n{USAGE}"))?
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--max-connections must be a number above 0\n{USAGE}"))?
             }
             "--seat-limit" => {
                 let text = value()?;
@@ -117,7 +137,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         humantime::format_duration(args.eaa_sync_interval)
     );
     println!("listening on {origin}; Ctrl-C stops");
-    serve(listener, router, shutdown_signal()).await;
+    serve(listener, router, args.limits, shutdown_signal()).await;
     // The mailer, the source moves and the EAA scheduler hold the service too: stop them and wait until
     // their tasks are gone.
     mailer.abort();

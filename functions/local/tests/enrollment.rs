@@ -79,6 +79,20 @@ async fn provisioned_user_enrolls_a_device_through_the_emailed_link() {
     assert!(emails[0].contains("To: alice@contoso.test\r\n"), "{}", emails[0]);
     let url = link(&emails[0]);
     assert!(url.starts_with(&format!("{}/enroll/", server.origin)), "{url}");
+    // The email's link enrolls a device, the store holds token hashes: owner-only, like
+    // credentials.json.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+        for entry in std::fs::read_dir(&outbox).expect("outbox") {
+            let path = entry.expect("entry").path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        assert_eq!(mode(&outbox), 0o700);
+        assert_eq!(mode(&data.join("items.redb")), 0o600);
+        assert_eq!(mode(&data.join("credentials.json")), 0o600);
+    }
 
     // No Authorization header: the link is the credential.
     let info = http.raw("GET", &url, None, &[], Bytes::new()).await;

@@ -18,19 +18,29 @@
 //!   than handing it to tokio's blocking pool, which cost the local server half its read
 //!   throughput in thread switches (measured: README, "Performance"). They see every
 //!   write that has been acknowledged.
+//! - **A failed write heals.** After a storage error (the disk full, an I/O error) redb
+//!   refuses every later write until the file is opened again. The writer answers the
+//!   failed batch with the error and, before the next batch, closes the file and opens it
+//!   again (redb recovers the last committed state); while that fails (the disk still
+//!   full), writes are answered `Unavailable` and retried on the next one, so they succeed
+//!   again as soon as there is space. Readers keep the old handle until the reopen.
+//! - **Owner-only file.** The file (it holds enrollment state and token hashes) is created
+//!   readable by its owner only, and an existing one is narrowed to that.
 
 mod keys;
 
+use std::fs::{File, OpenOptions};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 
 use item_store::{
     CancelReason, Condition, Cursor, INDEXES, Item, ItemStore, Key, Page, Query, StoreError, TransactOp, index_key, validate_key,
     validate_query, validate_transaction,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::backends::FileBackend;
+use redb::{Database, ReadableDatabase, ReadableTable, StorageBackend, Table, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
@@ -49,9 +59,40 @@ const PAGE_BYTES: usize = 1 << 20;
 /// An item store in one redb file. Dropping it waits for queued writes to finish and
 /// closes the file.
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
     writes: Option<mpsc::Sender<WriteRequest>>,
     writer: Option<JoinHandle<()>>,
+}
+
+/// Opens the database again: the file, or a test's storage.
+type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>;
+
+/// What readers and the writer thread share.
+struct Shared {
+    /// `None` only between closing a failed handle and a successful reopen.
+    db: RwLock<Option<Database>>,
+    open: Opener,
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, Option<Database>> {
+        // A panic while the lock was held left no half-done state behind (redb's own
+        // transactions are atomic): go on with the handle.
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the handle (releasing the file's lock), then opens it again. On failure the
+    /// store has no handle until the next attempt.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        drop(slot.take());
+        *slot = Some((self.open)()?);
+        Ok(())
+    }
+}
+
+fn reopening() -> StoreError {
+    StoreError::Unavailable("embedded store: reopening the file after a failed write (is the disk full?); retry".into())
 }
 
 /// One write request (a single put/delete is a transaction of one operation), encoded by
@@ -137,28 +178,30 @@ fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
 const CACHE_BYTES: usize = 16 << 20;
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store in the file at `path`. Only one store may have a file
-    /// open at a time.
+    /// Opens (or creates) the store in the file at `path`, readable by its owner only.
+    /// Only one store may have a file open at a time.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref();
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display())))?;
-        // Create the tables up front so that readers never meet a missing table.
-        let txn = db.begin_write().map_err(unavailable("begin write"))?;
-        txn.open_table(ITEMS).map_err(unavailable("open items"))?;
-        txn.open_table(INDEX).map_err(unavailable("open index"))?;
-        txn.commit().map_err(unavailable("commit"))?;
+        let path = path.as_ref().to_path_buf();
+        Self::open_with(move || {
+            let opening = |e: std::io::Error| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display()));
+            let file = owner_only(&path).map_err(opening)?;
+            FileBackend::new(file).map_err(|e| StoreError::Unavailable(format!("embedded store: opening {}: {e}", path.display())))
+        })
+    }
 
-        let db = Arc::new(db);
+    /// Opens (or creates) the store on the storage `backend` makes; it is called again to
+    /// reopen after a failed write. Tests use it to fill the disk.
+    pub fn open_with<B: StorageBackend>(backend: impl Fn() -> Result<B, StoreError> + Send + Sync + 'static) -> Result<Self, StoreError> {
+        let open: Opener = Box::new(move || open_database(backend()?));
+        let db = open()?;
+        let shared = Arc::new(Shared { db: RwLock::new(Some(db)), open });
         let (writes, queue) = mpsc::channel(QUEUE_DEPTH);
-        let writer_db = Arc::clone(&db);
+        let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, queue))
+            .spawn(move || writer_loop(&writer_shared, queue))
             .map_err(unavailable("starting the writer thread"))?;
-        Ok(Self { db, writes: Some(writes), writer: Some(writer) })
+        Ok(Self { shared, writes: Some(writes), writer: Some(writer) })
     }
 
     async fn write(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
@@ -179,6 +222,28 @@ impl EmbeddedStore {
     }
 }
 
+/// The file, created with mode 0600; an existing file is narrowed to it.
+fn owner_only(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(file)
+}
+
+fn open_database(backend: impl StorageBackend) -> Result<Database, StoreError> {
+    let db = Database::builder().set_cache_size(CACHE_BYTES).create_with_backend(backend).map_err(unavailable("opening"))?;
+    // Create the tables up front so that readers never meet a missing table.
+    let txn = db.begin_write().map_err(unavailable("begin write"))?;
+    txn.open_table(ITEMS).map_err(unavailable("open items"))?;
+    txn.open_table(INDEX).map_err(unavailable("open index"))?;
+    txn.commit().map_err(unavailable("commit"))?;
+    Ok(db)
+}
+
 impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued and exit; joining it
@@ -191,8 +256,10 @@ impl Drop for EmbeddedStore {
     }
 }
 
-fn writer_loop(db: &Database, mut queue: mpsc::Receiver<WriteRequest>) {
+fn writer_loop(shared: &Shared, mut queue: mpsc::Receiver<WriteRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Set by a failed commit: redb refuses writes on that handle from then on.
+    let mut failed = false;
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -201,7 +268,12 @@ fn writer_loop(db: &Database, mut queue: mpsc::Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        match commit_batch(db, &batch) {
+        let committed = if failed { shared.reopen() } else { Ok(()) }.and_then(|()| match shared.read().as_ref() {
+            Some(db) => commit_batch(db, &batch),
+            None => Err(reopening()),
+        });
+        failed = committed.is_err();
+        match committed {
             Ok(outcomes) => {
                 for (request, outcome) in batch.drain(..).zip(outcomes) {
                     // The caller may have gone away; its write is committed regardless.
@@ -209,6 +281,7 @@ fn writer_loop(db: &Database, mut queue: mpsc::Receiver<WriteRequest>) {
                 }
             }
             Err(e) => {
+                tracing::warn!(error = %e, "embedded store: a write failed; the file is reopened before the next one");
                 for request in batch.drain(..) {
                     let _ = request.reply.send(Err(e.clone()));
                 }
@@ -358,7 +431,8 @@ impl ItemStore for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         validate_key(key)?;
         let key = keys::item_key(key);
-        let txn = self.db.begin_read().map_err(unavailable("begin read"))?;
+        let db = self.shared.read();
+        let txn = db.as_ref().ok_or_else(reopening)?.begin_read().map_err(unavailable("begin read"))?;
         let items = txn.open_table(ITEMS).map_err(unavailable("open items"))?;
         match items.get(key.as_slice()).map_err(unavailable("get"))? {
             Some(bytes) => decode(bytes.value()).map(Some),
@@ -384,6 +458,6 @@ impl ItemStore for EmbeddedStore {
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         validate_query(query)?;
-        run_query(&self.db, query)
+        run_query(self.shared.read().as_ref().ok_or_else(reopening)?, query)
     }
 }

@@ -35,3 +35,19 @@ async fn data_survives_close_and_reopen() {
     assert_eq!(page.items, vec![a]);
     assert_eq!(store.put(item("a", json!({})), Condition::Absent).await, Err(item_store::StoreError::ConditionFailed));
 }
+
+/// The file holds token hashes and enrollment state: readable by its owner only, also when
+/// an earlier version left it readable by others.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("items.redb");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    drop(EmbeddedStore::open(&path).expect("create"));
+    assert_eq!(mode(&path), 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    drop(EmbeddedStore::open(&path).expect("reopen"));
+    assert_eq!(mode(&path), 0o600);
+}

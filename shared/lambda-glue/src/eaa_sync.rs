@@ -76,8 +76,11 @@ pub async fn handle_eaa_sync<S: ItemStore>(sync: &EaaSync<S>, event: Value, dead
             TargetRun::Continue { .. } | TargetRun::Skipped => continue_in_new_invocation(sync, target, chain + 1).await,
             _ => Value::Null,
         };
-        tracing::info!(tenant = %target.tenant, integration = %target.integration, result = %json!(run), %continued, "EAA sync");
-        results.push(json!({"tenant": target.tenant, "integration": target.integration, "result": run, "continuedIn": continued}));
+        let result = json!(run);
+        // `progress` on its own: the template's metric filters count errors by it.
+        let progress = result["progress"].as_str().unwrap_or_default().to_string();
+        tracing::info!(tenant = %target.tenant, integration = %target.integration, %progress, %result, %continued, "EAA sync");
+        results.push(json!({"tenant": target.tenant, "integration": target.integration, "result": result, "continuedIn": continued}));
     }
     Ok(json!({"targets": results}))
 }

@@ -31,7 +31,7 @@ async fn start_local(data_dir: &std::path::Path) -> Local {
     let reader_url = format!("{}/{}", credentials.scim_base_url.rsplit_once('/').expect("base url").0, reader.integration.id);
     let router = scim_http::Router::new(service);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(scim_local::serve(listener, router, async move {
+    let server = tokio::spawn(scim_local::serve(listener, router, scim_local::ConnectionLimits::default(), async move {
         let _ = stopped.await;
     }));
     Local { base_url: credentials.scim_base_url, token: credentials.scim_token, reader_url, reader_token: reader.token, stop, server }
