@@ -87,6 +87,14 @@ pub async fn deletion_releases_or_removes_and_nothing_names_a_deleted_integratio
     assert_eq!(service.list_devices(&admin, &users[0]).await.expect("devices").len(), 1, "devices stay");
     let members = service.get(&admin, &GROUPS, &sales, &AttributeSelection::default()).await.expect("group")["members"].clone();
     assert_eq!(members.as_array().map(Vec::len), Some(2), "memberships stay: {members}");
+    // The released group's name claim moved with it: the name is taken among manual
+    // groups, free again for the integration that had it, and the group can be renamed.
+    let duplicate = service.create(&admin, &GROUPS, &group("Sales", &[])).await.expect_err("a second manual Sales");
+    assert_eq!(duplicate.to_scim().status, 409);
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path": "displayName", "value": "Sales EMEA"}]});
+    service.patch(&admin, &GROUPS, &sales, &rename, None).await.expect("rename of the released group");
+    service.create(&admin, &GROUPS, &group("Sales", &[])).await.expect("the old name is free");
     let log = service.list_log(&admin, &Default::default(), None, 100).await.expect("log").entries;
     let moves: Vec<_> = log.iter().filter(|e| e.operation == LogOperation::Move).collect();
     assert_eq!(moves.len(), 4, "{log:?}");
