@@ -67,11 +67,7 @@ async fn the_local_server_syncs_eaa_on_request_and_on_its_schedule() {
     let admin = server.admin().to_string();
 
     // The credentials document, where the server says it reads it.
-    let file = dir.path().join("eaa-credentials").join(&server.credentials.tenant_id).join("demo.json");
-    std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
-    let document = json!({"host": format!("http://{addr}"), "clientToken": config.credentials.client_token,
-        "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
-    std::fs::write(&file, document.to_string()).expect("credentials file");
+    let file = server.write_eaa_credentials(dir.path(), "demo", addr, &config);
 
     let created = http.send("POST", &format!("{admin}/integrations"), &key, Some(json!({"name": "EAA", "kind": "EAA"}))).await;
     let integration = created.expect(201)["id"].as_str().expect("id").to_string();
@@ -149,11 +145,7 @@ async fn a_rate_limited_eaa_is_answered_with_429_not_waited_out() {
     let server = Server::start(dir.path());
     let http = Http::new();
     let (key, admin) = (server.credentials.admin_key.clone(), server.admin().to_string());
-    let file = dir.path().join("eaa-credentials").join(&server.credentials.tenant_id).join("demo.json");
-    std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
-    let document = json!({"host": format!("http://{addr}"), "clientToken": config.credentials.client_token,
-        "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
-    std::fs::write(&file, document.to_string()).expect("credentials file");
+    server.write_eaa_credentials(dir.path(), "demo", addr, &config);
     http.send("POST", &format!("{admin}/integrations"), &key, Some(json!({"name": "EAA", "kind": "EAA"}))).await.expect(201);
     http.send("PUT", &format!("{admin}/eaa"), &key, Some(json!({"credentialsRef": "demo"}))).await.expect(200);
 

@@ -292,11 +292,7 @@ async fn an_eaa_integration_deleted_and_created_again_adopts_restores_and_remove
     let server = Server::start(dir.path());
     let http = Http::new();
     let (key, admin) = (server.credentials.admin_key.clone(), server.admin().to_string());
-    let file = dir.path().join("eaa-credentials").join(&server.credentials.tenant_id).join("demo.json");
-    std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
-    let document = json!({"host": format!("http://{addr}"), "clientToken": config.credentials.client_token,
-        "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
-    std::fs::write(&file, document.to_string()).expect("credentials file");
+    server.write_eaa_credentials(dir.path(), "demo", addr, &config);
 
     let first = eaa_integration(&http, &server, &["grp-sales", "grp-eng"]).await;
     assert_eq!(sync(&http, &server).await["counts"]["created"], 3);

@@ -3,11 +3,13 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use eaa_client::standin::StandinConfig;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -75,6 +77,17 @@ impl Server {
 
     pub fn admin(&self) -> &str {
         &self.credentials.admin_base_url
+    }
+
+    /// Writes the credentials of the EAA stand-in at `addr` where the server reads the
+    /// reference `name` (under `data_dir`, the server's); returns the file's path.
+    pub fn write_eaa_credentials(&self, data_dir: &Path, name: &str, addr: SocketAddr, config: &StandinConfig) -> PathBuf {
+        let file = data_dir.join("eaa-credentials").join(&self.credentials.tenant_id).join(format!("{name}.json"));
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+        let document = serde_json::json!({"host": format!("http://{addr}"), "clientToken": config.credentials.client_token,
+            "clientSecret": config.credentials.client_secret, "accessToken": config.credentials.access_token, "contractId": config.contract_id});
+        std::fs::write(&file, document.to_string()).expect("credentials file");
+        file
     }
 }
 
