@@ -232,7 +232,7 @@ impl<S: ItemStore> Provisioning<S> {
             && !descriptor.is_user
             && let Some(name) = &new_unique
             && old_claim.as_ref() != Some(&legacy_claim(tenant, name))
-            && let LegacyName::Collides(_) = self.legacy_name(tenant, name, &[source.clone()]).await?
+            && let LegacyName::Collides(_) = self.legacy_name(tenant, name, std::slice::from_ref(&source)).await?
         {
             return Err(taken(descriptor, name, "another group of the same source has it"));
         }

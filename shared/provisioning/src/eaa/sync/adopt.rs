@@ -60,7 +60,7 @@ impl<S: ItemStore> Provisioning<S> {
         let uuids: Vec<String> = users.keys().cloned().collect();
         for uuid in uuids {
             examined += 1;
-            if examined % CHECK_EVERY == 0 && run.out_of_time() {
+            if examined.is_multiple_of(CHECK_EVERY) && run.out_of_time() {
                 return Err(Stop::OutOfTime);
             }
             let Some(state) = users.get_mut(&uuid) else { continue };
